@@ -1,0 +1,193 @@
+"""Experiment configs (pydantic v2): one cell, and a grid that expands into cells.  TOML on disk.
+
+A grid file is a cell file plus a ``[sweep]`` table whose keys are (dotted) field names and whose values
+are lists; the grid is their cartesian product, e.g. ``seed = [42, 218]`` or ``"ablation.level" = [10, 30]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import UserError
+
+TRAINING_PRESETS: dict[str, dict[str, float]] = {
+    # PROTOCOL.md §5 (paper's Table 1) and §8 (the released code's Prismatic align-stage defaults).
+    "paper-table1": {"lr": 2e-5, "weight_decay": 0.1},
+    "paper-code": {"lr": 1e-3, "weight_decay": 0.0},
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ablation(Strict):
+    """Which hypernym evidence training keeps (PROTOCOL.md §3).
+
+    random: ``level`` is the percent of (leaf, hypernym) mappings removed per hypernym (0-100).
+    systematic: ``level`` is the number of whole hypernyms removed (sampled from the seed), unless
+    ``hypernyms`` names them or ``preset`` names a shipped list.  At random 100 % and systematic with
+    every hypernym removed, training holds leaf questions only.
+    """
+
+    kind: Literal["random", "systematic"] = "random"
+    level: float = Field(100.0, ge=0)
+    hypernyms: tuple[str, ...] | None = None
+    preset: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Ablation:
+        if self.kind == "random" and self.level > 100:
+            raise ValueError("random ablation level is a percent between 0 and 100")
+        if self.kind == "random" and (self.hypernyms or self.preset):
+            raise ValueError("hypernyms/preset apply to systematic ablation only")
+        return self
+
+
+class Training(Strict):
+    """Projector training hyper-parameters; defaults are PROTOCOL.md §5 (paper's Table 1)."""
+
+    preset: Literal["paper-table1", "paper-code"] | None = None
+    lr: float = Field(2e-5, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    epochs: float = Field(5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seeded_projector_init: bool = True  # the paper's code used a fixed init; False reproduces that
+    val_every: int = Field(0, ge=0)  # optimiser steps between validations; 0 = once per epoch
+    device: str = "auto"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset"):
+            preset = TRAINING_PRESETS.get(data["preset"])
+            if preset is not None:
+                data = {**preset, **data}
+        return data
+
+
+class Data(Strict):
+    """How the protocol turns a task into questions."""
+
+    split: tuple[float, float, float] = (0.70, 0.05, 0.25)
+    negatives_per_positive: int = Field(1, ge=1)
+    max_images_per_leaf: int | None = Field(None, ge=1)
+    image_tokens: str = "all"  # "all" or "pool:k" (k tokens after adaptive average pooling)
+
+    @field_validator("split")
+    @classmethod
+    def _sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if abs(sum(v) - 1.0) > 1e-6 or min(v) < 0:
+            raise ValueError("split fractions (train, val, test) must be non-negative and sum to 1")
+        return v
+
+    @field_validator("image_tokens")
+    @classmethod
+    def _tokens(cls, v: str) -> str:
+        if v != "all" and not (v.startswith("pool:") and v[5:].isdigit() and int(v[5:]) > 0):
+            raise ValueError('image_tokens must be "all" or "pool:<k>" with k > 0')
+        return v
+
+
+class ExperimentConfig(Strict):
+    """One cell of the protocol: everything that determines one training run."""
+
+    name: str = "experiment"
+    task: str = "things"
+    task_options: dict[str, Any] = Field(default_factory=dict)
+    encoder: str = "efficientnet-lite0"
+    encoder_options: dict[str, Any] = Field(default_factory=dict)
+    backbone: str = "smollm2-135m"
+    backbone_options: dict[str, Any] = Field(default_factory=dict)
+    init: Literal["pretrained", "random"] = "pretrained"
+    ablation: Ablation = Field(default_factory=Ablation)
+    shuffle: str = "original"
+    shuffle_options: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 42
+    training: Training = Field(default_factory=Training)
+    data: Data = Field(default_factory=Data)
+    output_dir: Path = Path("runs")
+    cache_dir: Path | None = None  # feature cache; default: the user cache dir
+
+    def cell_id(self) -> str:
+        """Stable hash of everything that affects the result (not the output location)."""
+        payload = self.model_dump(mode="json", exclude={"output_dir", "cache_dir", "name"})
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class GridConfig(Strict):
+    """A base cell and the lists to sweep over."""
+
+    base: ExperimentConfig
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+
+    def cells(self) -> list[ExperimentConfig]:
+        keys = sorted(self.sweep)
+        base = self.base.model_dump()
+        out = []
+        for values in itertools.product(*(self.sweep[k] for k in keys)):
+            data = json.loads(json.dumps(base, default=str))
+            for key, value in zip(keys, values, strict=True):
+                _set_dotted(data, key, value)
+            out.append(_validate(ExperimentConfig, data, source="sweep"))
+        return out
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(exc, source)) from None
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for err in exc.errors():
+        field_name = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {field_name}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_grid(path: Path) -> GridConfig:
+    """Read a cell or grid TOML file; a file without ``[sweep]`` is a grid of one cell."""
+    data = load_toml(path)
+    sweep = data.pop("sweep", {})
+    if not isinstance(sweep, dict) or not all(isinstance(v, list) for v in sweep.values()):
+        raise UserError(f"invalid config {path}:\n  sweep: every value must be a list")
+    known = set(ExperimentConfig.model_fields)
+    for key in sweep:
+        if key.split(".")[0] not in known:
+            raise UserError(f"invalid config {path}:\n  sweep.{key}: not a config field")
+    base = _validate(ExperimentConfig, data, source=str(path))
+    grid = GridConfig(base=base, sweep=sweep)
+    grid.cells()  # validate every cell now, so errors surface before any work
+    return grid

@@ -1,0 +1,47 @@
+"""The plugin contract: one pluggy hook per plugin kind.
+
+A plugin module implements any of these hooks and calls ``register(name, factory)`` once per thing it
+provides.  ``factory(arg, **options)`` builds the object; ``arg`` is the part after the colon in a
+reference such as ``hf-causal:Qwen/Qwen3-0.6B`` (``None`` when absent) and ``options`` come from the
+config's ``*_options`` table.  What each built object must offer is stated in :mod:`harness.contracts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT = "taxobench"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[[str, Callable[..., Any]], None]
+
+KINDS = ("encoders", "backbones", "tasks", "shuffles", "executors")
+
+
+@hookspec
+def register_encoders(register: Register) -> None:
+    """Register image encoders (see ``harness.contracts.Encoder``)."""
+
+
+@hookspec
+def register_backbones(register: Register) -> None:
+    """Register language-model backbones (see ``harness.contracts.Backbone``)."""
+
+
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register tasks (see ``harness.contracts.Task``)."""
+
+
+@hookspec
+def register_shuffles(register: Register) -> None:
+    """Register label shuffles (see ``harness.contracts.Shuffle``)."""
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register grid executors (see ``harness.contracts.Executor``)."""

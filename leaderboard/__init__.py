@@ -1,0 +1,1 @@
+"""Leaderboard: published results and submissions."""

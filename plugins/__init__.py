@@ -1,0 +1,1 @@
+"""First-party taxobench plugins (encoders, backbones, shuffles, executors)."""

@@ -1,0 +1,1 @@
+"""Offline emoji hypernymy task."""

@@ -1,0 +1,1 @@
+"""THINGS hypernymy task."""
