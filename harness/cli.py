@@ -1,0 +1,224 @@
+"""`taxobench` command line: plugins, protocol, run, probe, assets, report, import-published, leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import UserError
+
+console = Console()
+err_console = Console(stderr=True)
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from harness.registry import default_registry
+
+    registry = default_registry()
+    rows = registry.rows()
+    if args.json:
+        print(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        return 0
+    table = Table(title="taxobench plugins")
+    for col in ("kind", "name", "plugin", "package", "version"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(row[c] for c in ("kind", "name", "plugin", "package", "version")))
+    console.print(table)
+    for plugin, message in registry.failures.items():
+        err_console.print(f"[yellow]plugin {plugin!r} {message}[/yellow]")
+    return 0
+
+
+def _load_cells(args: argparse.Namespace):
+    from harness.config import load_grid
+
+    grid = load_grid(Path(args.config))
+    cells = grid.cells()
+    overrides: dict = {}
+    if getattr(args, "out", None):
+        overrides["output_dir"] = Path(args.out)
+    if getattr(args, "images", None):
+        cells = [
+            c.model_copy(update={"task_options": {**c.task_options, "root": args.images}}) for c in cells
+        ]
+    return [c.model_copy(update=overrides) for c in cells]
+
+
+def cmd_protocol_build(args: argparse.Namespace) -> int:
+    from harness.runner import build_cell_questions
+
+    cells = _load_cells(args)
+    out_root = Path(args.out or "questionsets")
+    for cfg in cells:
+        qs = build_cell_questions(cfg)
+        target = out_root / cfg.cell_id()
+        qs.save(target)
+        console.print(
+            f"[bold]{cfg.task}[/bold] seed {cfg.seed}, ablation {cfg.ablation.kind} "
+            f"{cfg.ablation.level:g}, shuffle {cfg.shuffle} -> {target}"
+        )
+        console.print(_frame_table(qs.counts(), "QuestionSet counts"))
+    return 0
+
+
+def _frame_table(frame, title: str) -> Table:
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "iuf" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.1f}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.grid import run_grid
+
+    cells = _load_cells(args)
+    return run_grid(cells, executor=args.executor, dry_run=args.dry_run, console=console)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from harness.runner import run_probe
+
+    for cfg in _dedupe_backbones(_load_cells(args)):
+        path = run_probe(cfg, console=console)
+        console.print(f"probe written to {path}")
+    return 0
+
+
+def _dedupe_backbones(cells):
+    seen, out = set(), []
+    for cfg in cells:
+        key = (cfg.task, cfg.backbone, cfg.init, json.dumps(cfg.backbone_options, sort_keys=True))
+        if key not in seen:
+            seen.add(key)
+            out.append(cfg)
+    return out
+
+
+def cmd_assets_fetch(args: argparse.Namespace) -> int:
+    from harness.registry import default_registry
+
+    task = default_registry().create("tasks", args.task)
+    fetch = getattr(task, "fetch_assets", None)
+    if fetch is None:
+        raise UserError(f"task {args.task!r} has no assets to fetch")
+    path = fetch(Path(args.dest) if args.dest else None)
+    console.print(f"{args.task} assets ready in {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import report
+
+    report([Path(p) for p in args.runs], Path(args.out), console)
+    return 0
+
+
+def cmd_import_published(args: argparse.Namespace) -> int:
+    from harness.published import import_published
+
+    n = import_published(Path(args.src), Path(args.out))
+    console.print(f"imported {n} published runs into {args.out}")
+    return 0
+
+
+def cmd_leaderboard_validate(args: argparse.Namespace) -> int:
+    from leaderboard.schema import validate_submission
+
+    errors = validate_submission(Path(args.file))
+    for line in errors:
+        err_console.print(f"[red]{line}[/red]")
+    if not errors:
+        console.print(f"{args.file}: valid submission")
+    return 1 if errors else 0
+
+
+def cmd_leaderboard_build(args: argparse.Namespace) -> int:
+    from leaderboard.schema import build_leaderboard
+
+    build_leaderboard(Path(args.root))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taxobench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plugins", help="list installed plugins of every kind")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("protocol", help="build and inspect QuestionSets")
+    psub = p.add_subparsers(dest="action", required=True)
+    b = psub.add_parser("build", help="write the QuestionSet of each cell and print its counts")
+    b.add_argument("config")
+    b.add_argument("--images", help="image root for the task (sets task_options.root)")
+    b.add_argument("--out", help="output directory (default ./questionsets)")
+    b.set_defaults(func=cmd_protocol_build)
+
+    p = sub.add_parser("run", help="run every unfinished cell of a config or grid")
+    p.add_argument("config")
+    p.add_argument("--out", help="output root (overrides output_dir)")
+    p.add_argument("--images", help="image root for the task (sets task_options.root)")
+    p.add_argument("--executor", default="local", help="executor plugin (default local)")
+    p.add_argument("--dry-run", action="store_true", help="validate and list cells without running")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("probe", help="text-only hypernymy probe of each backbone in a config")
+    p.add_argument("config")
+    p.add_argument("--out", help="output root (overrides output_dir)")
+    p.add_argument("--images", help="image root for the task (sets task_options.root)")
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("assets", help="fetch a task's data files")
+    asub = p.add_subparsers(dest="action", required=True)
+    f = asub.add_parser("fetch", help="download a task's assets once into the cache")
+    f.add_argument("task")
+    f.add_argument("--dest", help="target directory (default: the user cache)")
+    f.set_defaults(func=cmd_assets_fetch)
+
+    p = sub.add_parser("report", help="aggregate run directories into a leaderboard")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("import-published", help="convert the paper's published CSVs into run records")
+    p.add_argument("src")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_import_published)
+
+    p = sub.add_parser("leaderboard", help="validate submissions and build the board")
+    lsub = p.add_subparsers(dest="action", required=True)
+    v = lsub.add_parser("validate", help="check one submission file")
+    v.add_argument("file")
+    v.set_defaults(func=cmd_leaderboard_validate)
+    bl = lsub.add_parser("build", help="regenerate leaderboard/README.md from accepted submissions")
+    bl.add_argument("--root", default="leaderboard")
+    bl.set_defaults(func=cmd_leaderboard_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Run a list of cells through an executor: skip finished ones, show progress, count failures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.config import ExperimentConfig
+from harness.runs import RunDir
+
+
+def describe(cfg: ExperimentConfig) -> str:
+    abl = f"{cfg.ablation.kind} {cfg.ablation.level:g}"
+    return f"{cfg.task} {cfg.encoder} {cfg.backbone}/{cfg.init} {abl} {cfg.shuffle} seed {cfg.seed}"
+
+
+def cell_table(cells: Sequence[ExperimentConfig]) -> Table:
+    table = Table(title=f"{len(cells)} cells")
+    for col in ("cell", "state", "condition"):
+        table.add_column(col)
+    for cfg in cells:
+        table.add_row(cfg.cell_id(), RunDir.for_config(cfg).state, describe(cfg))
+    return table
+
+
+def run_grid(cells: Sequence[ExperimentConfig], executor: str, dry_run: bool, console: Console) -> int:
+    """Run the unfinished cells; the return value is the number of failed cells (0 = all finished)."""
+    from harness.registry import default_registry
+    from harness.runner import run_cell
+
+    unique = list({cfg.cell_id(): cfg for cfg in cells}.values())
+    if dry_run:
+        console.print(cell_table(unique))
+        return 0
+    todo = [cfg for cfg in unique if not RunDir.for_config(cfg).done]
+    console.print(f"{len(unique)} cells: {len(unique) - len(todo)} finished, {len(todo)} to run")
+    if not todo:
+        return 0
+    runner = default_registry().create("executors", executor)
+    done = 0
+
+    def run_one(cfg: ExperimentConfig) -> Path:
+        nonlocal done
+        console.rule(f"cell {done + 1}/{len(todo)}: {describe(cfg)}")
+        try:
+            return run_cell(cfg, console=console)
+        finally:
+            done += 1
+
+    outcomes = runner.run(todo, run_one)
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:
+        console.print(f"[red]cell {outcome.cell_id} failed[/red] (traceback in {outcome.run_dir}/FAILED)")
+        console.print((outcome.error or "").strip().splitlines()[-1:])
+    console.print(f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed")
+    return min(len(failed), 125)

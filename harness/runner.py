@@ -1,0 +1,153 @@
+"""One cell end to end: task -> QuestionSet -> cached features -> projector training -> evaluation.
+
+Everything lands in the cell's run directory; ``DONE`` is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from rich.console import Console
+
+from harness.atomic import write_atomic, write_json
+from harness.config import ExperimentConfig
+from harness.errors import UserError
+from harness.manifest import base_manifest, peak_memory_mb
+from harness.registry import default_registry
+from harness.runs import RunDir, write_config
+
+
+def build_cell_questions(cfg: ExperimentConfig, task: Any = None, data: Any = None):
+    """The cell's QuestionSet (pure data; no model is loaded)."""
+    from harness.protocol import build_question_set
+
+    registry = default_registry()
+    task = task or registry.create("tasks", cfg.task, **cfg.task_options)
+    data = data or task.load()
+    shuffle = registry.create("shuffles", cfg.shuffle, **cfg.shuffle_options)
+    return build_question_set(data, cfg, shuffle, task.question_template)
+
+
+def summary_record(cfg: ExperimentConfig) -> dict[str, Any]:
+    return {
+        "run_id": cfg.cell_id(),
+        "task": cfg.task,
+        "encoder": cfg.encoder,
+        "backbone": cfg.backbone,
+        "init": cfg.init,
+        "ablation_kind": cfg.ablation.kind,
+        "ablation_level": cfg.ablation.level,
+        "shuffle": cfg.shuffle,
+        "seed": cfg.seed,
+        "source": "taxobench",
+        "reference": None,
+    }
+
+
+def _write_parquet(path: Path, frame) -> None:
+    write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def run_cell(cfg: ExperimentConfig, console: Console | None = None) -> Path:
+    """Run one cell unless finished; returns its run directory.  Two processes never run the same cell."""
+    run = RunDir.for_config(cfg)
+    if run.done:
+        return run.path
+    run.path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(run.path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise UserError(f"cell {cfg.cell_id()} is being run by another process") from None
+    try:
+        if run.done:
+            return run.path
+        run.reset()
+        try:
+            _run_cell(cfg, run, console or Console())
+        except Exception:
+            run.mark_failed(traceback.format_exc())
+            raise
+        run.mark_done()
+        return run.path
+    finally:
+        lock.release()
+
+
+def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
+    from harness.coherence import image_groups, visual_coherence
+    from harness.evaluate import category_f1, score, summary
+    from harness.features import default_cache_dir, encode_images, pool_tokens
+    from harness.train import train_projector
+
+    started = time.time()
+    registry = default_registry()
+    write_config(run.path / "config.toml", cfg)
+    task = registry.create("tasks", cfg.task, **cfg.task_options)
+    data = task.load()
+    qs = build_cell_questions(cfg, task, data)
+    qs.save(run.path)
+    questions = qs.questions
+
+    encoder = registry.create("encoders", cfg.encoder, **cfg.encoder_options)
+    refs = sorted(questions["image"].unique())
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    raw = encode_images(encoder, task.open_image, refs, cache)
+    index = {ref: i for i, ref in enumerate(refs)}
+    features = pool_tokens(raw, cfg.data.image_tokens)
+
+    backbone = registry.create(
+        "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
+    )
+    log_path = run.path / "train_log.jsonl"
+    with log_path.open("w") as log_file:
+
+        def log(record: dict[str, Any]) -> None:
+            log_file.write(json.dumps(record, default=float) + "\n")
+            log_file.flush()
+
+        train = questions[questions["split"] == "train"]
+        val = questions[questions["split"] == "val"]
+        projector = train_projector(
+            backbone, features, index, train, val if len(val) else None, cfg.training, cfg.seed, log=log
+        )
+    test = questions[questions["split"] == "test"]
+    predictions = score(backbone, projector, features, index, test)
+    metrics = category_f1(predictions)
+    _write_parquet(run.path / "predictions.parquet", predictions)
+    _write_parquet(run.path / "metrics.parquet", metrics)
+
+    train_images = questions.loc[questions["split"] == "train", ["image", "label_leaf"]].drop_duplicates()
+    groups = image_groups(train_images, data.relations)
+    _write_parquet(run.path / "coherence.parquet", visual_coherence(raw, index, groups))
+
+    write_json(run.path / "summary.json", summary_record(cfg))
+    write_json(
+        run.path / "manifest.json",
+        {
+            **base_manifest(),
+            "config": cfg.model_dump(mode="json"),
+            "cell_id": cfg.cell_id(),
+            "seeds": {"run": cfg.seed},
+            "fingerprints": {
+                "task": task.fingerprint(),
+                "encoder": encoder.fingerprint(),
+                "backbone": backbone.fingerprint(),
+            },
+            "started": started,
+            "finished": time.time(),
+            "wall_s": round(time.time() - started, 2),
+            "peak_memory_mb": round(peak_memory_mb(), 1),
+        },
+    )
+    console.print(summary(metrics).to_string(index=False))
+
+
+def run_probe(cfg: ExperimentConfig, console: Console) -> Path:
+    """The text-only probe of the cell's backbone (both variants) into ``probe-<hash>/``."""
+    raise UserError("the probe is not wired yet")

@@ -1,0 +1,89 @@
+"""Configs: defaults from the protocol, presets, grid expansion, and errors that name the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import ExperimentConfig, GridConfig, load_grid
+from harness.errors import UserError
+from tests.conftest import dedent, run_cli
+
+
+def test_defaults_follow_protocol_section_5():
+    t = ExperimentConfig().training
+    assert (t.lr, t.weight_decay, t.warmup_ratio, t.epochs, t.batch_size, t.max_grad_norm) == (
+        2e-5, 0.1, 0.03, 5, 16, 1.0,
+    )
+
+
+def test_presets_set_optimiser_and_explicit_values_win():
+    assert ExperimentConfig(training={"preset": "paper-code"}).training.lr == 1e-3
+    assert ExperimentConfig(training={"preset": "paper-code"}).training.weight_decay == 0.0
+    assert ExperimentConfig(training={"preset": "paper-code", "lr": 5e-4}).training.lr == 5e-4
+
+
+def test_cell_id_ignores_output_location_but_not_the_seed():
+    a = ExperimentConfig(seed=1)
+    assert a.cell_id() == ExperimentConfig(seed=1, output_dir="elsewhere").cell_id()
+    assert a.cell_id() != ExperimentConfig(seed=2).cell_id()
+
+
+def test_grid_expands_cartesian_product_with_dotted_keys():
+    grid = GridConfig(base=ExperimentConfig(), sweep={"seed": [1, 2, 3], "ablation.level": [10, 100]})
+    cells = grid.cells()
+    assert len(cells) == 6
+    assert {(c.seed, c.ablation.level) for c in cells} == {(s, lv) for s in (1, 2, 3) for lv in (10, 100)}
+    assert len({c.cell_id() for c in cells}) == 6
+
+
+def test_toml_grid_file(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(dedent("""
+        task = "things"
+        [ablation]
+        kind = "systematic"
+        level = 10
+        [sweep]
+        shuffle = ["original", "across_category"]
+        init = ["pretrained", "random"]
+    """))
+    cells = load_grid(path).cells()
+    assert len(cells) == 4 and all(c.ablation.kind == "systematic" for c in cells)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('init = "pretrianed"', "init"),
+        ("[ablation]\nlevel = 130", "ablation"),
+        ("[training]\nlr = -1", "training.lr"),
+        ("[data]\nsplit = [0.5, 0.5, 0.5]", "data.split"),
+        ('[data]\nimage_tokens = "pool:x"', "data.image_tokens"),
+        ("colour = 3", "colour"),
+        ('[sweep]\nseed = 3', "sweep"),
+        ('[sweep]\nnope = [1]', "sweep.nope"),
+        ('[sweep]\n"training.lr" = [0.1, -2]', "training.lr"),
+    ],
+)
+def test_bad_config_names_the_field(tmp_path, body, field):
+    path = tmp_path / "bad.toml"
+    path.write_text(body + "\n")
+    with pytest.raises(UserError, match=field.replace(".", r"\.")):
+        load_grid(path)
+
+
+def test_cli_config_error_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[training]\nbatch_size = 0\n")
+    result = run_cli("run", str(path), "--dry-run")
+    assert result.returncode == 2
+    assert "training.batch_size" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_cli_missing_and_malformed_files_exit_2(tmp_path):
+    assert run_cli("run", str(tmp_path / "absent.toml"), "--dry-run").returncode == 2
+    bad = tmp_path / "x.toml"
+    bad.write_text("task = \n")
+    result = run_cli("run", str(bad), "--dry-run")
+    assert result.returncode == 2 and "not valid TOML" in result.stderr
