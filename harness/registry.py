@@ -51,9 +51,7 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             available = ", ".join(self.names(kind)) or "none"
-            raise UnknownPluginError(
-                f"unknown {kind[:-1]} {name!r}; available {kind}: {available}"
-            ) from None
+            raise UnknownPluginError(f"unknown {kind[:-1]} {name!r}; available {kind}: {available}") from None
 
     def create(self, kind: str, ref: str, **options: Any) -> Any:
         """Build the object a reference ``name[:arg]`` names, passing ``options`` to its factory."""
