@@ -2,6 +2,7 @@
 
 A grid file is a cell file plus a ``[sweep]`` table whose keys are (dotted) field names and whose values
 are lists; the grid is their cartesian product, e.g. ``seed = [42, 218]`` or ``"ablation.level" = [10, 30]``.
+Several ``[[sweep]]`` tables make a grid that is the union of their products (duplicates dropped).
 """
 
 from __future__ import annotations
@@ -130,18 +131,20 @@ class GridConfig(Strict):
     """A base cell and the lists to sweep over."""
 
     base: ExperimentConfig
-    sweep: dict[str, list[Any]] = Field(default_factory=dict)
+    sweeps: list[dict[str, list[Any]]] = Field(default_factory=lambda: [{}])
 
     def cells(self) -> list[ExperimentConfig]:
-        keys = sorted(self.sweep)
-        base = self.base.model_dump()
-        out = []
-        for values in itertools.product(*(self.sweep[k] for k in keys)):
-            data = json.loads(json.dumps(base, default=str))
-            for key, value in zip(keys, values, strict=True):
-                _set_dotted(data, key, value)
-            out.append(_validate(ExperimentConfig, data, source="sweep"))
-        return out
+        base = self.base.model_dump(mode="json")
+        out: dict[str, ExperimentConfig] = {}
+        for sweep in self.sweeps:
+            keys = sorted(sweep)
+            for values in itertools.product(*(sweep[k] for k in keys)):
+                data = json.loads(json.dumps(base))
+                for key, value in zip(keys, values, strict=True):
+                    _set_dotted(data, key, value)
+                cell = _validate(ExperimentConfig, data, source="sweep")
+                out.setdefault(cell.cell_id(), cell)
+        return list(out.values())
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -180,14 +183,16 @@ def load_toml(path: Path) -> dict[str, Any]:
 def load_grid(path: Path) -> GridConfig:
     """Read a cell or grid TOML file; a file without ``[sweep]`` is a grid of one cell."""
     data = load_toml(path)
-    sweep = data.pop("sweep", {})
-    if not isinstance(sweep, dict) or not all(isinstance(v, list) for v in sweep.values()):
-        raise UserError(f"invalid config {path}:\n  sweep: every value must be a list")
+    sweeps = data.pop("sweep", {})
+    sweeps = sweeps if isinstance(sweeps, list) else [sweeps]
     known = set(ExperimentConfig.model_fields)
-    for key in sweep:
-        if key.split(".")[0] not in known:
-            raise UserError(f"invalid config {path}:\n  sweep.{key}: not a config field")
+    for sweep in sweeps:
+        if not isinstance(sweep, dict) or not all(isinstance(v, list) for v in sweep.values()):
+            raise UserError(f"invalid config {path}:\n  sweep: every value must be a list")
+        for key in sweep:
+            if key.split(".")[0] not in known:
+                raise UserError(f"invalid config {path}:\n  sweep.{key}: not a config field")
     base = _validate(ExperimentConfig, data, source=str(path))
-    grid = GridConfig(base=base, sweep=sweep)
+    grid = GridConfig(base=base, sweeps=sweeps)
     grid.cells()  # validate every cell now, so errors surface before any work
     return grid

@@ -29,11 +29,30 @@ def test_cell_id_ignores_output_location_but_not_the_seed():
 
 
 def test_grid_expands_cartesian_product_with_dotted_keys():
-    grid = GridConfig(base=ExperimentConfig(), sweep={"seed": [1, 2, 3], "ablation.level": [10, 100]})
+    grid = GridConfig(base=ExperimentConfig(), sweeps=[{"seed": [1, 2, 3], "ablation.level": [10, 100]}])
     cells = grid.cells()
     assert len(cells) == 6
     assert {(c.seed, c.ablation.level) for c in cells} == {(s, lv) for s in (1, 2, 3) for lv in (10, 100)}
     assert len({c.cell_id() for c in cells}) == 6
+
+
+def test_several_sweeps_make_a_union_without_duplicates(tmp_path):
+    path = tmp_path / "g.toml"
+    path.write_text(dedent("""
+        seed = 1
+        [[sweep]]
+        "ablation.kind" = ["random"]
+        "ablation.level" = [10, 100]
+        [[sweep]]
+        "ablation.kind" = ["systematic"]
+        "ablation.level" = [10, 20, 30]
+        [[sweep]]
+        "ablation.level" = [100]
+    """))
+    cells = load_grid(path).cells()
+    assert sorted((c.ablation.kind, c.ablation.level) for c in cells) == [
+        ("random", 10), ("random", 100), ("systematic", 10), ("systematic", 20), ("systematic", 30),
+    ]
 
 
 def test_toml_grid_file(tmp_path):
