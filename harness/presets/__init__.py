@@ -1,0 +1,1 @@
+"""Shipped named presets (systematic-ablation hypernym lists)."""

@@ -1,0 +1,33 @@
+"""Across-category shuffle: a uniformly random permutation of all leaf labels over the image sets.
+
+Fixed points are allowed (a leaf may keep its images, as in any random permutation); their number is
+recorded in ``last_info["fixed_points"]`` (the protocol also stores it in the QuestionSet meta).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from harness.contracts import TaskData
+from plugins.shuffles._args import reject_extra
+
+
+class AcrossCategory:
+    name = "across_category"
+
+    def __init__(self, arg: str | None = None, **options: Any) -> None:
+        reject_extra(self.name, arg, options)
+        self.last_info: dict[str, Any] = {}
+
+    @property
+    def last_fixed_points(self) -> int | None:
+        return self.last_info.get("fixed_points")
+
+    def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
+        leaves = data.leaves
+        labels = list(leaves)
+        rng.shuffle(labels)
+        mapping = dict(zip(leaves, labels, strict=True))
+        self.last_info = {"fixed_points": sum(1 for k, v in mapping.items() if k == v)}
+        return mapping

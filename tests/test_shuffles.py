@@ -1,0 +1,186 @@
+"""The shuffle plugins (PROTOCOL.md §4): bijections, coherence, determinism, hypernym swap."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.contracts import Shuffle, TaskData
+from harness.errors import UserError
+from harness.protocol import build_question_set
+from harness.registry import default_registry
+from harness.seeding import derive_rng
+from plugins.shuffles.across_category import AcrossCategory
+from plugins.shuffles.hypernym_swap import PAPER_PAIRS, HypernymSwap
+from plugins.shuffles.original import Original
+from plugins.shuffles.within_category import WithinCategory
+
+try:
+    from test_protocol_fixtures import make_cfg, taxonomies, things_data
+except ImportError:  # tests/ collected as a package
+    from tests.test_protocol_fixtures import make_cfg, taxonomies, things_data
+
+NAMES = ["original", "across_category", "within_category", "hypernym_swap"]
+
+
+def _hyps(data: TaskData, leaf: str) -> frozenset[str]:
+    return frozenset(data.relations.get(leaf, ()))
+
+
+def test_registered_through_entry_points() -> None:
+    registry = default_registry()
+    assert set(NAMES) <= set(registry.names("shuffles"))
+    for name in NAMES:
+        shuffle = registry.create("shuffles", name)
+        assert isinstance(shuffle, Shuffle) and shuffle.name == name
+
+
+@settings(max_examples=60, deadline=None)
+@given(taxonomies(), st.integers(0, 1000), st.sampled_from([Original, AcrossCategory, WithinCategory]))
+def test_shuffles_are_bijections(data: TaskData, seed: int, cls) -> None:
+    mapping = cls().apply(data, derive_rng(seed, "shuffle"))
+    assert sorted(mapping) == data.leaves and sorted(mapping.values()) == data.leaves
+
+
+@settings(max_examples=60, deadline=None)
+@given(taxonomies(), st.integers(0, 1000))
+def test_within_category_keeps_hypernym_sets_without_fixed_points(data: TaskData, seed: int) -> None:
+    shuffle = WithinCategory()
+    mapping = shuffle.apply(data, derive_rng(seed, "shuffle"))
+    group_size = {}
+    for leaf in data.leaves:
+        group_size[_hyps(data, leaf)] = group_size.get(_hyps(data, leaf), 0) + 1
+    for leaf, label in mapping.items():
+        assert _hyps(data, leaf) == _hyps(data, label)
+        assert (label == leaf) == (group_size[_hyps(data, leaf)] == 1)
+    assert shuffle.last_info["singletons"] == sum(1 for n in group_size.values() if n == 1)
+
+
+def test_original_is_identity() -> None:
+    data = things_data(1)
+    assert all(k == v for k, v in Original().apply(data, random.Random(0)).items())
+
+
+def test_across_category_breaks_hypernym_sets_on_things() -> None:
+    data = things_data(1)
+    shuffle = AcrossCategory()
+    mapping = shuffle.apply(data, derive_rng(42, "shuffle", "across_category"))
+    broken = sum(_hyps(data, k) != _hyps(data, v) for k, v in mapping.items()) / len(mapping)
+    assert broken > 0.9
+    assert shuffle.last_fixed_points == sum(k == v for k, v in mapping.items())
+    within = WithinCategory().apply(data, derive_rng(42, "shuffle", "within_category"))
+    assert all(_hyps(data, k) == _hyps(data, v) for k, v in within.items())
+    assert sum(k != v for k, v in within.items()) > len(within) / 2
+
+
+def test_protocol_stores_fixed_points_and_shuffle_info() -> None:
+    data = things_data(2)
+    qs = build_question_set(data, make_cfg(shuffle="across_category"), AcrossCategory())
+    assert qs.meta["fixed_points"] == sum(k == v for k, v in qs.mapping.items())
+    assert qs.meta["shuffle"]["info"]["fixed_points"] == qs.meta["fixed_points"]
+    assert qs.mapping == AcrossCategory().apply(data, derive_rng(42, "shuffle", "across_category"))
+
+
+_SUBPROCESS = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from test_protocol_fixtures import things_data
+from harness.seeding import derive_rng
+from plugins.shuffles import AcrossCategory, HypernymSwap, Original, WithinCategory
+data = things_data(1)
+shuffles = [Original(), AcrossCategory(), WithinCategory(), HypernymSwap()]
+out = {{s.name: s.apply(data, derive_rng(9, "shuffle", s.name)) for s in shuffles}}
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def test_same_seed_same_mapping_across_processes() -> None:
+    code = _SUBPROCESS.format(tests=str(Path(__file__).parent))
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": hash_seed, "PATH": ""},
+            cwd=Path(__file__).parent.parent,
+        ).stdout
+        for hash_seed in ("1", "999")
+    ]
+    assert outputs[0] == outputs[1]
+    data = things_data(1)
+    shuffles = [Original(), AcrossCategory(), WithinCategory(), HypernymSwap()]
+    here = {s.name: s.apply(data, derive_rng(9, "shuffle", s.name)) for s in shuffles}
+    assert json.loads(outputs[0]) == here
+    other = AcrossCategory().apply(data, derive_rng(10, "shuffle", "across_category"))
+    assert other != here["across_category"]
+
+
+def test_hypernym_swap_default_pairs_on_things() -> None:
+    data = things_data(1)
+    shuffle = HypernymSwap()
+    mapping = shuffle.apply(data, derive_rng(42, "shuffle", "hypernym_swap"))
+    assert sorted(mapping.values()) == data.leaves
+    assert all(mapping[mapping[k]] == k for k in mapping)  # labels are exchanged pairwise
+    swapped = shuffle.last_info["swapped"]
+    assert len(swapped) == 20 * len(PAPER_PAIRS)
+    moved = {k for k, v in mapping.items() if k != v}
+    assert moved == {x for pair in swapped for x in pair} and len(moved) == 2 * len(swapped)
+    for (a, b), start in zip(PAPER_PAIRS, range(0, len(swapped), 20), strict=True):
+        for x, y in swapped[start : start + 20]:
+            assert a in _hyps(data, x) and b not in _hyps(data, x)
+            assert b in _hyps(data, y) and a not in _hyps(data, y)
+            assert mapping[x] == y and mapping[y] == x
+
+
+def test_hypernym_swap_options() -> None:
+    data = things_data(1)
+    shuffle = HypernymSwap(pairs=[["dessert", "furniture"]], n_leaves=5)
+    mapping = shuffle.apply(data, random.Random(1))
+    assert sum(k != v for k, v in mapping.items()) == 10
+    qs = build_question_set(data, make_cfg(shuffle="hypernym_swap"), shuffle)
+    assert qs.meta["shuffle"]["info"]["pairs"] == [["dessert", "furniture"]]
+    with pytest.raises(UserError, match="fewer than n_leaves = 500"):
+        HypernymSwap(pairs=[["dessert", "furniture"]], n_leaves=500).apply(data, random.Random(1))
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"pairs": [["dessert", "dragon"]]}, r"'dragon'.*valid hypernyms"),
+        ({"pairs": [["dessert"]]}, "list of \\[A, B\\]"),
+        ({"pairs": [["bird", "bird"]]}, "two different"),
+        ({"n_leaves": 0}, "positive integer"),
+        ({"colour": "red"}, "unknown option"),
+    ],
+)
+def test_hypernym_swap_bad_options(options: dict, match: str) -> None:
+    with pytest.raises(UserError, match=match):
+        HypernymSwap(**options).apply(things_data(1), random.Random(0))
+
+
+def test_hypernym_swap_needs_pairs_on_other_taxonomies() -> None:
+    data = TaskData(
+        images={f"e{i}": [f"e{i}.png"] for i in range(4)},
+        relations={"e0": ("face",), "e1": ("face",), "e2": ("animal",), "e3": ("animal",)},
+        depths={"face": 1, "animal": 1},
+    )
+    with pytest.raises(UserError, match="valid hypernyms: animal, face"):
+        HypernymSwap().apply(data, random.Random(0))
+    mapping = HypernymSwap(pairs=[["face", "animal"]], n_leaves=2).apply(data, random.Random(0))
+    assert {mapping["e0"], mapping["e1"]} == {"e2", "e3"}
+
+
+@pytest.mark.parametrize("cls", [Original, AcrossCategory, WithinCategory])
+def test_parameterless_shuffles_refuse_options(cls) -> None:
+    with pytest.raises(UserError, match="takes no options"):
+        cls(n_leaves=3)
+    with pytest.raises(UserError, match="takes no argument"):
+        cls("x")
