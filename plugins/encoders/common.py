@@ -1,0 +1,153 @@
+"""Helpers shared by the encoder plugins: options, devices, resize-naive preprocessing, digests."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+DTYPES = ("float32", "bfloat16", "float16")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+_CHUNK = 1 << 20
+
+
+def take_options(encoder: str, options: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` updated by ``options``; an unknown option is a ``UserError`` naming the valid ones."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        valid = ", ".join(sorted(defaults))
+        raise UserError(f"encoder {encoder!r} got unknown option(s) {', '.join(unknown)}; valid: {valid}")
+    merged = {**defaults, **options}
+    if "dtype" in merged and merged["dtype"] not in DTYPES:
+        choices = ", ".join(DTYPES)
+        raise UserError(f"encoder {encoder!r}: dtype must be one of {choices}, not {merged['dtype']!r}")
+    if "batch_size" in merged and (not isinstance(merged["batch_size"], int) or merged["batch_size"] < 1):
+        raise UserError(f"encoder {encoder!r}: batch_size must be a positive integer")
+    return merged
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``"auto"`` (or ``None``) picks CUDA when available, else CPU."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise UserError(f"unknown device {device!r} (use auto, cpu or cuda)") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {device!r} requested but CUDA is not available")
+    return resolved
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    import torch
+
+    return getattr(torch, name)
+
+
+@contextlib.contextmanager
+def exact_float32(active: bool = True) -> Iterator[None]:
+    """Disable TF32 in cuDNN convolutions and CUDA matmuls (restored afterwards), so float32 features
+    agree across devices to ~1e-6 and do not depend on a global TF32 setting made elsewhere."""
+    import torch
+
+    if not active:
+        yield
+        return
+    backends = [torch.backends.cudnn.conv, torch.backends.cuda.matmul]
+    if all(hasattr(b, "fp32_precision") for b in backends):  # torch >= 2.9
+        saved = [b.fp32_precision for b in backends]
+        for b in backends:
+            b.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            for b, value in zip(backends, saved, strict=True):
+                b.fp32_precision = value
+        return
+    legacy = [torch.backends.cudnn, torch.backends.cuda.matmul]
+    saved = [b.allow_tf32 for b in legacy]
+    for b in legacy:
+        b.allow_tf32 = False
+    try:
+        yield
+    finally:
+        for b, value in zip(legacy, saved, strict=True):
+            b.allow_tf32 = value
+
+
+def resize_naive(
+    images: Sequence[Image.Image], size: tuple[int, int], resample: int, scale: float = 1.0
+) -> torch.Tensor:
+    """RGB images resized to ``size`` = (height, width) ignoring aspect ratio: float32 ``[B, 3, H, W]``,
+    pixel values multiplied by ``scale``."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    height, width = size
+    method = Image.Resampling(int(resample))
+    arrays = [
+        np.asarray(im.convert("RGB").resize((width, height), method), dtype=np.float32) for im in images
+    ]
+    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return batch * scale if scale != 1.0 else batch
+
+
+def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    import torch
+
+    m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
+    return (x - m) / s
+
+
+def sha256_file(path: Path) -> str:
+    """Full sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK * 8), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cheap_file_digest(path: Path) -> str:
+    """sha256 of size, first, middle and last MiB: changes when weights change, without reading GBs."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        for offset in sorted({0, max(0, size // 2 - _CHUNK // 2), max(0, size - _CHUNK)}):
+            fh.seek(offset)
+            h.update(fh.read(_CHUNK))
+    return h.hexdigest()
+
+
+def directory_digest(directory: Path) -> str:
+    """Digest of a model directory: every ``*.json`` file in full plus a cheap digest of weight files."""
+    parts = []
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        if path.suffix == ".json":
+            parts.append((path.name, sha256_file(path)))
+        elif path.name.endswith(WEIGHT_SUFFIXES):
+            parts.append((path.name, cheap_file_digest(path)))
+    return digest(parts)
+
+
+def digest(obj: Any) -> str:
+    """sha256 of a JSON-serialisable object (keys sorted)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def in_batches(images: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [images[i : i + size] for i in range(0, len(images), size)]
