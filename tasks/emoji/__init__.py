@@ -1,1 +1,11 @@
-"""Offline emoji hypernymy task."""
+"""Offline emoji hypernymy task plugin (entry point ``emoji = "tasks.emoji"``)."""
+
+from harness.hookspecs import hookimpl
+from tasks.emoji.task import EmojiTask, factory
+
+__all__ = ["EmojiTask", "factory", "register_tasks"]
+
+
+@hookimpl
+def register_tasks(register):
+    register("emoji", factory)

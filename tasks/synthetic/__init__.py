@@ -1,0 +1,11 @@
+"""Synthetic coloured-shapes task plugin (entry point ``synthetic = "tasks.synthetic"``)."""
+
+from harness.hookspecs import hookimpl
+from tasks.synthetic.task import SyntheticTask, factory
+
+__all__ = ["SyntheticTask", "factory", "register_tasks"]
+
+
+@hookimpl
+def register_tasks(register):
+    register("synthetic", factory)
