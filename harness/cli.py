@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import UserError
@@ -137,7 +138,7 @@ def cmd_leaderboard_validate(args: argparse.Namespace) -> int:
 
     errors = validate_submission(Path(args.file))
     for line in errors:
-        err_console.print(f"[red]{line}[/red]")
+        err_console.print(f"[red]{escape(line)}[/red]")
     if not errors:
         console.print(f"{args.file}: valid submission")
     return 1 if errors else 0
@@ -213,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

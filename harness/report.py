@@ -1,0 +1,91 @@
+"""`taxobench report RUNS... --out DIR`: aggregate run directories into a leaderboard.
+
+Writes ``leaderboard.json`` (rows, headline, statistics, plots), ``leaderboard.md``, a self-contained
+``leaderboard.html`` and ``plots/*.png``.  Reads only finished run directories (DONE present).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.markup import escape
+
+from harness.atomic import write_json, write_text
+from harness.report_analysis import analyse
+from harness.report_html import render_html
+from harness.report_load import RunData, load_runs
+from harness.report_md import render_md
+from harness.report_plots import make_plots
+from harness.report_table import aggregate, headline, to_records
+
+SCHEMA = "taxobench.leaderboard/1"
+
+
+def _clean(obj: Any) -> Any:
+    """NaN -> None throughout a nested structure (strict JSON)."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
+def build_report(data: RunData, out: Path, plots: bool = True) -> dict[str, Any]:
+    """Aggregate ``data`` and write every output into ``out``; returns the leaderboard.json content."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = aggregate(data.metrics)
+    head = headline(rows)
+    st = analyse(data)
+    plot_dir = out / "plots"
+    plot_info = make_plots(data, rows, plot_dir) if plots else {}
+    meta = {
+        "n_runs": int(data.runs["run_key"].nunique()),
+        "sources": sorted(data.runs["source"].unique()),
+        "references": sorted({r for r in data.runs["reference"].dropna().unique()}),
+    }
+    board = _clean(
+        {
+            "schema": SCHEMA,
+            "units": "percent (0-100)",
+            **meta,
+            "rows": to_records(rows),
+            "headline": to_records(head),
+            "statistics": st,
+            "plots": plot_info,
+        }
+    )
+    write_json(out / "leaderboard.json", board)
+    write_text(out / "leaderboard.md", render_md(rows, head, st, plot_info, meta))
+    write_text(out / "leaderboard.html", render_html(rows, head, st, plot_info, plot_dir, meta))
+    for name in ("leaderboard.json", "leaderboard.md", "leaderboard.html"):
+        (out / name).chmod(0o644)  # a static page to publish (atomic writes create 0600 temp files)
+    return board
+
+
+def report(run_dirs: list[Path], out: Path, console: Any = None) -> Path:
+    """Load the runs under ``run_dirs`` and write the leaderboard into ``out``; returns ``out``."""
+    data = load_runs([Path(p) for p in run_dirs])
+    if console is not None:
+        console.print(f"read {data.runs['run_key'].nunique()} finished runs")
+    board = build_report(data, Path(out))
+    if console is not None:
+        n_plots = sum("file" in p for p in board["plots"].values())
+        console.print(
+            f"wrote {len(board['rows'])} rows, {n_plots} plots to {out}/leaderboard.{{json,md,html}}"
+        )
+        for r in board["headline"][:5]:
+            f1 = r["macro_f1"]
+            shown = f"{f1:.1f}" if f1 is not None else "—"
+            console.print(f"  {r['rank']}. {escape(r['model'])}: unseen F1 {shown}")
+    return Path(out)
+
+
+def rows_frame(board: dict[str, Any]) -> pd.DataFrame:
+    """The rows of a leaderboard.json as a DataFrame (for tests and notebooks)."""
+    return pd.DataFrame(board["rows"])

@@ -1,0 +1,142 @@
+"""The report's statistics (PROTOCOL §6): each analysis runs where the data allows, else says why not."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+
+from harness import stats
+from harness.report_load import RunData
+from harness.report_table import model_label
+
+FULL = {"ablation_kind": "random", "ablation_level": 100.0}
+
+
+def _skip(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "reason": reason}
+
+
+def full_ablation_unseen(data: RunData, init: str | None = "pretrained") -> pd.DataFrame:
+    """Per (run, hypernym) unseen F1 at 100 % random ablation (optionally one init only)."""
+    m = data.metrics
+    sel = (m["subset"] == "unseen") & (m["ablation_kind"] == "random") & (m["ablation_level"] == 100)
+    if init is not None:
+        sel &= m["init"] == init
+    return m[sel].dropna(subset=["f1"])
+
+
+def encoder_analysis(data: RunData) -> dict[str, Any]:
+    """§6(a) on unseen F1 at 100 % ablation, original labels, over backbones that have ≥ 2 encoders."""
+    d = full_ablation_unseen(data)
+    d = d[d["shuffle"] == "original"]
+    enc_per_bb = d.groupby(["source", "task", "backbone"])["encoder"].transform("nunique")
+    d = d[enc_per_bb >= 2]
+    if d.empty:
+        return _skip("no backbone was run with two or more encoders (unseen, 100 % ablation, original)")
+    if d["task"].nunique() > 1:
+        d = d[d["task"] == d["task"].mode().iloc[0]]
+    try:
+        res = stats.encoder_effect(d.assign(f1=d["f1"] * 100))
+    except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted is reported, not fatal
+        return _skip(f"model failed: {exc}")
+    return {"status": "ok", "data": "unseen F1 (percent), 100 % ablation, original labels", **res.to_dict()}
+
+
+def coherence_table(data: RunData) -> pd.DataFrame:
+    """Unseen per-hypernym F1 at 100 % ablation, with the run's coherence and the backbone's probe F1."""
+    d = full_ablation_unseen(data)
+    if d.empty or data.coherence.empty:
+        return pd.DataFrame(columns=[*d.columns, "coherence", "probe_f1"])
+    coh = data.coherence.rename(columns={"avg_cosine": "coherence"})
+    d = d.merge(coh, on=["run_key", "category"], how="inner")
+    probes = data.probes
+    if not probes.empty:
+        pr = probes[probes["variant"] == "yes_no"].groupby(["backbone", "init", "category"], as_index=False)[
+            "f1"
+        ]
+        pr = pr.mean().rename(columns={"f1": "probe_f1"})
+        d = d.merge(pr, on=["backbone", "init", "category"], how="left")
+    else:
+        d["probe_f1"] = float("nan")
+    return d
+
+
+def coherence_analysis(data: RunData) -> dict[str, Any]:
+    """§6(b): F1 ~ probe F1 + coherence (random: backbone-seed, hypernym) and §6(c) correlations."""
+    d = coherence_table(data)
+    out: dict[str, Any] = {}
+    if d.empty:
+        reason = "no coherence.parquet for unseen runs at 100 % ablation"
+        return {"mixed_model": _skip(reason), "correlations": _skip(reason)}
+    per_hyp = d.groupby(["source", "encoder", "backbone", "init", "shuffle", "category"], as_index=False).agg(
+        f1=("f1", "mean"), coherence=("coherence", "mean")
+    )
+    corr = []
+    for keys, g in per_hyp.groupby(["source", "encoder", "backbone", "init"]):
+        c = stats.correlation(g["coherence"], g["f1"])
+        label = model_label(dict(zip(["source", "encoder", "backbone", "init"], keys, strict=True)))
+        corr.append({"model": label, "shuffles": sorted(g["shuffle"].unique()), **asdict(c)})
+    out["correlations"] = {
+        "status": "ok",
+        "unit": "per-hypernym F1 (mean over seeds) vs coherence",
+        "rows": corr,
+    }
+    m = d.dropna(subset=["probe_f1", "coherence"])
+    if m.empty:
+        out["mixed_model"] = _skip("no text-only probe results (probe-*/probe.parquet) for these backbones")
+    elif m["coherence"].nunique() < 3 or m["probe_f1"].nunique() < 2:
+        out["mixed_model"] = _skip("coherence or probe F1 does not vary")
+    else:
+        try:
+            res = stats.coherence_model(m.assign(f1=m["f1"] * 100, probe_f1=m["probe_f1"] * 100))
+            out["mixed_model"] = {
+                "status": "ok",
+                "data": "unseen F1 and probe F1 in percent",
+                **res.to_dict(),
+            }
+        except Exception as exc:  # noqa: BLE001
+            out["mixed_model"] = _skip(f"model failed: {exc}")
+    return out
+
+
+def condition_tests(data: RunData) -> dict[str, Any]:
+    """Welch t-tests at 100 % ablation (unseen): original vs each shuffle; pretrained vs random init."""
+    d = full_ablation_unseen(data, init=None)
+    tests = []
+    keys = ["source", "task", "encoder", "backbone", "init"]
+    for mkeys, g in d.groupby(keys):
+        label = model_label(dict(zip(keys, mkeys, strict=True)))
+        present = set(g["shuffle"])
+        pairs = [
+            ("original", s) for s in sorted(present) if s != "original" and not s.startswith("hypernym_swap")
+        ]
+        pairs.append(("hypernym_swap_control", "hypernym_swap"))  # the swap is compared with its own control
+        for a, b in pairs:
+            xa, xb = g.loc[g["shuffle"] == a, "f1"] * 100, g.loc[g["shuffle"] == b, "f1"] * 100
+            if len(xa) >= 2 and len(xb) >= 2:
+                tests.append({"model": label, "a": a, "b": b, **asdict(stats.welch_t(xa, xb))})
+    orig = d[d["shuffle"] == "original"]
+    for mkeys, g in orig.groupby(["source", "task", "encoder", "backbone"]):
+        pre, rnd = g.loc[g["init"] == "pretrained", "f1"] * 100, g.loc[g["init"] == "random", "f1"] * 100
+        if len(pre) >= 2 and len(rnd) >= 2:
+            label = model_label(dict(zip(keys, [*mkeys, "pretrained"], strict=True)))
+            tests.append(
+                {"model": label, "a": "pretrained", "b": "random init", **asdict(stats.welch_t(pre, rnd))}
+            )
+    if not tests:
+        return _skip("no model has two conditions to compare at 100 % ablation")
+    return {
+        "status": "ok",
+        "unit": "unseen F1 (percent) over seeds x hypernyms, 100 % ablation",
+        "tests": tests,
+    }
+
+
+def analyse(data: RunData) -> dict[str, Any]:
+    return {
+        "encoder_effect": encoder_analysis(data),
+        "coherence": coherence_analysis(data),
+        "welch_tests": condition_tests(data),
+    }

@@ -1,0 +1,154 @@
+"""Leaderboard submissions: schema validation of good and bad files, building the board."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UserError
+from leaderboard.board import build_leaderboard, make_submission, validate_submission
+from leaderboard.schema import Submission
+from tests.test_report_fixtures import make_run
+
+PUBLISHED = Path(__file__).resolve().parent.parent / "leaderboard" / "published"
+
+
+def _good() -> dict:
+    metrics = [
+        {
+            "subset": "leaf",
+            "category": "crow",
+            "depth": 0,
+            "n_yes": 5,
+            "n_no": 5,
+            "f1": 0.95,
+            "majority_f1": 0.4,
+        },
+        {"subset": "unseen", "category": "bird", "depth": 2, "f1": 0.7, "majority_f1": 0.35},
+    ]
+    run = {
+        "run_id": "r1",
+        "task": "things",
+        "encoder": "dinov2-large",
+        "backbone": "smollm2-135m",
+        "ablation_kind": "random",
+        "ablation_level": 100,
+        "shuffle": "original",
+        "seed": 42,
+        "metrics": metrics,
+    }
+    return {
+        "id": "alice-smollm",
+        "title": "SmolLM2 baseline",
+        "submitter": {"name": "Alice"},
+        "manifest": {"taxobench_version": "0.1.0", "git_commit": "abc", "anything_else": {"ok": True}},
+        "runs": [run, {**copy.deepcopy(run), "run_id": "r2", "seed": 7}],
+    }
+
+
+def _write(tmp_path: Path, data, name: str = "sub.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_good_submission_validates(tmp_path):
+    assert validate_submission(_write(tmp_path, _good())) == []
+    sub = Submission.model_validate(_good())
+    assert sub.runs[0].init == "pretrained" and sub.runs[0].source == "taxobench"
+
+
+def _mutate(fn):
+    data = _good()
+    fn(data)
+    return data
+
+
+BAD = {
+    "f1 above 1": (lambda d: d["runs"][0]["metrics"][0].update(f1=1.5), "runs.0.metrics.0.f1"),
+    "unknown subset": (
+        lambda d: d["runs"][0]["metrics"][1].update(subset="held-out"),
+        "runs.0.metrics.1.subset",
+    ),
+    "no leaf metrics": (lambda d: d["runs"][0]["metrics"].pop(0), "no leaf metrics"),
+    "duplicate run ids": (lambda d: d["runs"][1].update(run_id="r1"), "duplicate run_id"),
+    "duplicate category": (
+        lambda d: d["runs"][0]["metrics"].append(dict(d["runs"][0]["metrics"][1])),
+        "twice",
+    ),
+    "random level over 100": (lambda d: d["runs"][0].update(ablation_level=150), "percent"),
+    "unknown init": (lambda d: d["runs"][0].update(init="finetuned"), "runs.0.init"),
+    "typo field": (lambda d: d["runs"][0].update(encodr="x"), "runs.0.encodr"),
+    "missing manifest": (lambda d: d.pop("manifest"), "manifest"),
+    "no runs": (lambda d: d.update(runs=[]), "runs"),
+    "bad id": (lambda d: d.update(id="Alice's run!"), "id"),
+    "negative count": (lambda d: d["runs"][0]["metrics"][0].update(n_yes=-1), "n_yes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_submissions_rejected(tmp_path, case):
+    fn, needle = BAD[case]
+    errors = validate_submission(_write(tmp_path, _mutate(fn)))
+    assert errors, case
+    assert any(needle in e for e in errors), errors
+
+
+def test_unreadable_submission(tmp_path):
+    assert validate_submission(_write(tmp_path, "{not json"))[0].startswith("not valid JSON")
+    with pytest.raises(UserError, match="not found"):
+        validate_submission(tmp_path / "missing.json")
+
+
+def _runs(root: Path) -> Path:
+    for seed in (1, 2, 3):
+        make_run(
+            root,
+            backbone="lm-sub",
+            seed=seed,
+            f1={"leaf": {"a": 0.9, "b": 0.95}, "unseen": {"animal": 0.6 + seed / 100, "tool": 0.7}},
+        )
+    return root
+
+
+def test_make_submission_round_trip(tmp_path):
+    sub = make_submission([_runs(tmp_path / "runs")], "My Model!", "My model", "Bob")
+    assert sub["id"] == "my-model" and len(sub["runs"]) == 3
+    assert sub["manifest"]["git_commit"] == "abc123" and sub["manifest"]["configs"]
+    path = _write(tmp_path, sub)
+    assert validate_submission(path) == []
+
+
+def test_build_leaderboard(tmp_path):
+    root = tmp_path / "lb"
+    (root / "submissions").mkdir(parents=True)
+    sub = make_submission([_runs(tmp_path / "runs")], "bob-lm", "Bob's LM", "Bob")
+    _write(root / "submissions", sub, "bob-lm.json")
+    (root / "published").mkdir()
+    for name in ("8b_unseen_f1_scores.csv", "8b_leaf_f1_scores.csv", "all_hyp_guess_f1_scores.csv"):
+        shutil.copy(PUBLISHED / name, root / "published" / name)
+    readme = build_leaderboard(root)
+    text = readme.read_text()
+    assert "enc-a + lm-sub [bob-lm]" in text and "dinov2-large + qwen3-8b [published]" in text
+    assert "Bob's LM" in text
+    head = text.split("## Headline", 1)[1].split("##", 1)[0]
+    lines = [line for line in head.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert lines[0].startswith("| 1 | dinov2-large + qwen3-8b")  # 78.4 beats the submission's ~66
+    assert "| 2 | enc-a + lm-sub [bob-lm] | toy | 66.0 |" in lines[1]
+
+
+def test_build_rejects_invalid_submission(tmp_path):
+    root = tmp_path / "lb"
+    (root / "submissions").mkdir(parents=True)
+    _write(root / "submissions", _mutate(BAD["f1 above 1"][0]), "bad.json")
+    with pytest.raises(UserError, match=r"bad.json[\s\S]*f1"):
+        build_leaderboard(root, include_published=False)
+
+
+def test_build_needs_something(tmp_path):
+    with pytest.raises(UserError, match="nothing to build"):
+        build_leaderboard(tmp_path, include_published=False)
