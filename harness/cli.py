@@ -84,7 +84,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.grid import run_grid
 
     cells = _load_cells(args)
-    return run_grid(cells, executor=args.executor, dry_run=args.dry_run, console=console)
+    options = _executor_options(args.executor_option)
+    return run_grid(
+        cells, executor=args.executor, dry_run=args.dry_run, console=console, executor_options=options
+    )
+
+
+def _executor_options(pairs: Sequence[str]) -> dict:
+    """``KEY=VALUE`` pairs; VALUE is read as TOML (``4``, ``true``, ``["0"]``, ``{a="x"}``), else as text."""
+    import tomllib
+
+    options = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--executor-option takes KEY=VALUE, got {pair!r}")
+        try:
+            options[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key.strip()] = raw
+    return options
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -171,7 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--out", help="output root (overrides output_dir)")
     p.add_argument("--images", help="image root for the task (sets task_options.root)")
-    p.add_argument("--executor", default="local", help="executor plugin (default local)")
+    p.add_argument("--executor", default="local", help="executor plugin, NAME[:ARG] (default local)")
+    p.add_argument(
+        "-E",
+        "--executor-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="executor option, repeatable (see docs/grids.md), e.g. -E workers=4 -E partition=gpu",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and list cells without running")
     p.set_defaults(func=cmd_run)
 

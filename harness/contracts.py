@@ -129,8 +129,18 @@ class CellOutcome:
 
 @runtime_checkable
 class Executor(Protocol):
-    """Runs independent cells; each writes its own run directory."""
+    """Runs independent cells; each writes its own run directory.
+
+    ``run_cell`` is a module-level function (picklable), so executors may call it in other processes or
+    on other machines; ``on_outcome`` is called in the calling process as each cell settles.  The result
+    holds one outcome per cell, in the order of ``cells``.
+    """
 
     name: str
 
-    def run(self, cells: Sequence[Any], run_cell: Callable[[Any], Path]) -> list[CellOutcome]: ...
+    def run(
+        self,
+        cells: Sequence[Any],
+        run_cell: Callable[[Any], Path],
+        on_outcome: Callable[[CellOutcome], None] | None = None,
+    ) -> list[CellOutcome]: ...

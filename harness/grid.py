@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.config import ExperimentConfig
+from harness.contracts import CellOutcome
 from harness.runs import RunDir
 
 
@@ -26,7 +27,13 @@ def cell_table(cells: Sequence[ExperimentConfig]) -> Table:
     return table
 
 
-def run_grid(cells: Sequence[ExperimentConfig], executor: str, dry_run: bool, console: Console) -> int:
+def run_grid(
+    cells: Sequence[ExperimentConfig],
+    executor: str,
+    dry_run: bool,
+    console: Console,
+    executor_options: dict[str, Any] | None = None,
+) -> int:
     """Run the unfinished cells; the return value is the number of failed cells (0 = all finished)."""
     from harness.registry import default_registry
     from harness.runner import run_cell
@@ -35,22 +42,22 @@ def run_grid(cells: Sequence[ExperimentConfig], executor: str, dry_run: bool, co
     if dry_run:
         console.print(cell_table(unique))
         return 0
+    runner = default_registry().create("executors", executor, **(executor_options or {}))  # checks options
     todo = [cfg for cfg in unique if not RunDir.for_config(cfg).done]
     console.print(f"{len(unique)} cells: {len(unique) - len(todo)} finished, {len(todo)} to run")
     if not todo:
         return 0
-    runner = default_registry().create("executors", executor)
-    done = 0
+    by_id = {cfg.cell_id(): cfg for cfg in todo}
+    settled = 0
 
-    def run_one(cfg: ExperimentConfig) -> Path:
-        nonlocal done
-        console.rule(f"cell {done + 1}/{len(todo)}: {describe(cfg)}")
-        try:
-            return run_cell(cfg, console=console)
-        finally:
-            done += 1
+    def progress(outcome: CellOutcome) -> None:
+        nonlocal settled
+        settled += 1
+        state = "[green]done[/green]" if outcome.ok else "[red]failed[/red]"
+        console.print(f"cell {settled}/{len(todo)} {state}: {describe(by_id[outcome.cell_id])}")
 
-    outcomes = runner.run(todo, run_one)
+    # run_cell is module-level, so executors can ship it to other processes (pool, ray, slurm).
+    outcomes = runner.run(todo, run_cell, on_outcome=progress)
     failed = [o for o in outcomes if not o.ok]
     for outcome in failed:
         console.print(f"[red]cell {outcome.cell_id} failed[/red] (traceback in {outcome.run_dir}/FAILED)")

@@ -19,16 +19,22 @@ class LocalExecutor:
         if arg or options:
             raise TypeError(f"the local executor takes no options, got {arg or options!r}")
 
-    def run(self, cells: Sequence[Any], run_cell: Callable[[Any], Path]) -> list[CellOutcome]:
+    def run(
+        self,
+        cells: Sequence[Any],
+        run_cell: Callable[[Any], Path],
+        on_outcome: Callable[[CellOutcome], None] | None = None,
+    ) -> list[CellOutcome]:
         outcomes = []
         for cell in cells:
             try:
-                outcomes.append(CellOutcome(cell.cell_id(), run_cell(cell), ok=True))
+                outcome = CellOutcome(cell.cell_id(), run_cell(cell), ok=True)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
                 error = "".join(traceback.format_exception(exc))
-                outcomes.append(
-                    CellOutcome(cell.cell_id(), Path(cell.output_dir) / cell.cell_id(), False, error)
-                )
+                outcome = CellOutcome(cell.cell_id(), Path(cell.output_dir) / cell.cell_id(), False, error)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
         return outcomes
