@@ -82,7 +82,7 @@ def run_cell(cfg: ExperimentConfig, console: Console | None = None) -> Path:
 def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     from harness.coherence import image_groups, visual_coherence
     from harness.evaluate import category_f1, score, summary
-    from harness.features import default_cache_dir, encode_images, pool_tokens
+    from harness.features import default_cache_dir, encode_images
     from harness.train import train_projector
 
     started = time.time()
@@ -97,9 +97,8 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     encoder = registry.create("encoders", cfg.encoder, **cfg.encoder_options)
     refs = sorted(questions["image"].unique())
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-    raw = encode_images(encoder, task.open_image, refs, cache)
+    features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens)
     index = {ref: i for i, ref in enumerate(refs)}
-    features = pool_tokens(raw, cfg.data.image_tokens)
 
     backbone = registry.create(
         "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
@@ -123,8 +122,9 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     _write_parquet(run.path / "metrics.parquet", metrics)
 
     train_images = questions.loc[questions["split"] == "train", ["image", "label_leaf"]].drop_duplicates()
-    groups = image_groups(train_images, data.relations)
-    _write_parquet(run.path / "coherence.parquet", visual_coherence(raw, index, groups))
+    pooled = encode_images(encoder, task.open_image, refs, cache, pool="pool:1", progress=False)[:, 0]
+    coherence = visual_coherence(pooled, index, image_groups(train_images, data.relations))
+    _write_parquet(run.path / "coherence.parquet", coherence)
 
     write_json(run.path / "summary.json", summary_record(cfg))
     write_json(
