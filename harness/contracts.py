@@ -109,7 +109,11 @@ class Backbone(Protocol):
     def hidden(
         self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
     ) -> torch.Tensor:
-        """Final hidden states ``[B, T, hidden_size]`` (after the final norm)."""
+        """Final hidden states ``[B, T, hidden_size]`` (after the final norm).
+
+        ``attention_mask`` is either a ``[B, T]`` padding mask (1 = token; the model applies causal
+        masking) or a boolean ``[B, 1, T, T]`` "query may attend to key" mask used as given (packing).
+        """
         ...
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:

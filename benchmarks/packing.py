@@ -1,0 +1,149 @@
+"""Shared-prefix packing vs one sequence per question: projector training steps on the same batches.
+
+Data: the offline demo's taxonomy (emoji: leaves, hypernym closure; THINGS as a fallback) with fake image
+references, turned into questions by the real protocol at 0 % random ablation (leaf + every hypernym,
+positive and negative, per image); features are random ``[I, 49, 1280]`` tensors (efficientnet-lite0's
+7x7x1280 patch grid), since only shapes matter for speed.  Backbone: ``smollm2-135m`` (or ``--backbone``).
+Both modes run identical batches (about ``--batch-size`` questions of whole images) through the full
+training step (forward, loss, backward, clip, AdamW) after warm-up steps.  Reported: questions/s and
+tokens/s (real, unpadded tokens), measured speedup, ideal speedup (unpacked tokens / packed tokens),
+efficiency = measured / ideal, and seconds per epoch of the demo-like training set.  Last line:
+``ratio <speedup>``.
+
+    python benchmarks/packing.py [--steps 6] [--device auto] [--dtype float32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from harness.config import Ablation, ExperimentConfig, Training
+from harness.contracts import TaskData
+from harness.model import VisionLM, build_projector, group_questions, plan_batches
+from harness.protocol import build_question_set
+from harness.registry import default_registry
+from harness.seeding import derive_rng
+from harness.train import Stepper, resolve_device
+
+
+def demo_data(images_per_leaf: int) -> tuple[TaskData, str]:
+    """Leaves and hypernyms of the emoji demo task (THINGS if unavailable), with fake image refs."""
+    from tasks.taxonomy import derive_depths
+
+    try:
+        from tasks.emoji.taxonomy import relations
+
+        name, rel = "emoji", relations()
+    except Exception:  # pragma: no cover - fall back to the THINGS taxonomy shipped with its task
+        from tasks.taxonomy import read_pairs
+        from tasks.things.task import TAXONOMY
+
+        name, rel = "things", read_pairs(TAXONOMY)
+    images = {leaf: [f"{leaf}/{i}.png" for i in range(images_per_leaf)] for leaf in rel}
+    return TaskData(images=images, relations=dict(rel), depths=derive_depths(rel)), name
+
+
+def time_steps(
+    stepper: Stepper, batches, shared: bool, warmup: int, device: torch.device
+) -> dict[str, float]:
+    vlm = stepper.vlm
+    built = [vlm.batch(groups, shared=shared) for groups in batches]
+    for batch in built[:warmup]:
+        stepper.step(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in built[warmup:]:
+        stepper.step(batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    secs = time.perf_counter() - start
+    timed = built[warmup:]
+    return {
+        "seconds": secs,
+        "questions": sum(len(b.targets) for b in timed),
+        "tokens": sum(b.packed.n_tokens for b in timed),
+        "padded": sum(b.packed.ids.numel() for b in timed),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backbone", default="smollm2-135m")
+    parser.add_argument("--init", default="pretrained", help="random: same architecture, no weights needed")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per mode")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16, help="questions per batch (paper: 16)")
+    parser.add_argument("--images-per-leaf", type=int, default=4, help="the emoji demo has 4 artwork sets")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the backbone's decoder")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    device = resolve_device(args.device)
+    data, task = demo_data(args.images_per_leaf)
+    cfg = ExperimentConfig(task=task, ablation=Ablation(kind="random", level=0), seed=0)
+    shuffle = default_registry().create("shuffles", "original")
+    questions = build_question_set(data, cfg, shuffle).questions
+    train = questions[questions["split"] == "train"]
+    backbone = default_registry().create("backbones", args.backbone, init=args.init, compile=args.compile)
+    backbone.module.to(device)
+    index = {img: i for i, img in enumerate(sorted(train["image"].unique()))}
+    gen = torch.Generator().manual_seed(0)
+    features = torch.randn(len(index), 49, 1280, generator=gen)
+    groups = group_questions(train, index, backbone.tokenize)
+    per_image = [g.n for g in groups]
+    order = list(range(len(groups)))
+    derive_rng(0, "order", 0).shuffle(order)
+    plan = plan_batches(per_image, order, args.batch_size)[: args.warmup + args.steps]
+    batches = [[groups[g] for g in b] for b in plan]
+
+    training = Training(lr=1e-3, weight_decay=0.0, batch_size=args.batch_size, dtype=args.dtype)
+    results = {}
+    for shared in (False, True, False, True):  # interleaved, best of two, against drifting machine load
+        projector = build_projector(1280, backbone.hidden_size, seed=0).to(device)
+        stepper = Stepper(VisionLM(backbone, projector, 49), features, training, len(batches), device)
+        r = time_steps(stepper, batches, shared, args.warmup, device)
+        key = "packed" if shared else "unpacked"
+        if key not in results or r["seconds"] < results[key]["seconds"]:
+            results[key] = r
+
+    q_text = statistics.mean(len(t) for g in groups for t in g.tokens)
+    threads = torch.get_num_threads()
+    compiled = ", compiled" if args.compile else ""
+    print(
+        f"backbone {args.backbone} ({args.init}{compiled}) on {device} ({args.dtype}), {threads} CPU threads"
+    )
+    print(
+        f"data: {task} taxonomy, 0 % ablation, {len(groups)} train images, {len(train)} train questions, "
+        f"{statistics.mean(per_image):.2f} questions/image (min {min(per_image)}, max {max(per_image)}), "
+        f"49 image tokens, {q_text:.1f} tokens/question, BOS {backbone.bos_id is not None}"
+    )
+    print(f"timed: {args.steps} steps of ~{args.batch_size} questions after {args.warmup} warm-up steps")
+    for key, r in results.items():
+        print(
+            f"{key:>8}: {r['questions'] / r['seconds']:8.2f} questions/s {r['tokens'] / r['seconds']:10.1f} "
+            f"tokens/s  ({r['tokens']} tokens, {r['padded']} with padding, {r['seconds']:.2f} s)"
+        )
+    packed, flat = results["packed"], results["unpacked"]
+    speedup = (packed["questions"] / packed["seconds"]) / (flat["questions"] / flat["seconds"])
+    ideal = flat["tokens"] / packed["tokens"]
+    efficiency = speedup / ideal
+    print(f"speedup {speedup:.2f}x, ideal {ideal:.2f}x (unpacked/packed tokens), efficiency {efficiency:.0%}")
+    for key, r in results.items():
+        epoch = len(train) / (r["questions"] / r["seconds"])
+        print(f"seconds per epoch ({len(train)} questions, {key}): {epoch:.0f}")
+    print(f"ratio {speedup:.2f}")
+
+
+if __name__ == "__main__":
+    main()

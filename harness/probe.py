@@ -1,0 +1,201 @@
+"""Text-only hypernymy probes of the LM alone (PROTOCOL.md §6).
+
+(a) yes/no: ``Is it true that {leaf_article} {leaf} is a type of {category}?`` for every true (leaf,
+    hypernym) pair plus negatives drawn like the protocol's hypernym negatives; the prediction is Yes iff
+    logit(Yes) > logit(No) at the next token; per-hypernym macro F1 via :func:`harness.evaluate.category_f1`.
+(b) cloze: ``{Article} {leaf} is a kind of`` followed by `` {hypernym}`` for every candidate hypernym,
+    ranked by the continuation's total log-probability: top-1 accuracy, mean reciprocal rank of the best
+    ranked true hypernym, and per-hypernym F1 of "ranked in the top k" (k = the leaf's number of hypernyms).
+
+Both pack each leaf's prompts behind their longest common token prefix (computed on the full tokenization,
+so results equal one-prompt-per-row scoring); batch sizes count prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from harness.contracts import Backbone, TaskData
+from harness.evaluate import category_f1
+from harness.model import Item, hidden_states, pack, plan_batches
+from harness.seeding import derive_rng
+from harness.text import article
+
+PROBE_TEMPLATE = "Is it true that {leaf_article} {leaf} is a type of {category}?"
+CLOZE_TEMPLATE = "{Article} {leaf} is a kind of"
+
+
+# ------------------------------------------------------------------------------------------- questions
+def probe_questions(
+    data: TaskData, seed: int, template: str = PROBE_TEMPLATE, negatives_per_positive: int | None = 1
+) -> pd.DataFrame:
+    """One row per probe question: leaf, category, depth, answer, pair, question, subset ("probe").
+
+    Per leaf (``derive_rng(seed, "probe-negatives", leaf)``), for each of its hypernyms (sorted) a positive
+    and ``negatives_per_positive`` negatives drawn uniformly from the hypernyms that do not apply (nor share
+    a surface text with the leaf or a true hypernym), without replacement within the leaf until they run
+    out, as the protocol draws hypernym negatives per image.  ``None``: every non-applying hypernym once.
+    """
+    rows = []
+    pair = 0
+    for leaf in data.leaves:
+        applies = sorted(set(data.relations.get(leaf, ())))
+        if not applies:
+            continue
+        true_names = {data.surface(leaf), *(data.surface(h) for h in applies)}
+        candidates = [h for h in data.derived if h not in applies and data.surface(h) not in true_names]
+        rng = derive_rng(seed, "probe-negatives", leaf)
+        if negatives_per_positive is None:
+            groups = [(h, []) for h in applies] + [(None, candidates)]
+        else:
+            left: list[str] = []
+            groups = []
+            for h in applies:
+                negs: list[str] = []
+                while len(negs) < min(negatives_per_positive, len(candidates)):
+                    if not left:
+                        left = rng.sample(candidates, len(candidates))
+                    c = left.pop()
+                    if c not in negs:
+                        negs.append(c)
+                groups.append((h, negs))
+        name = data.surface(leaf)
+        for positive, negatives in groups:
+            items = ([(positive, True)] if positive else []) + [(n, False) for n in negatives]
+            for category, answer in items:
+                text = template.format(leaf_article=article(name), leaf=name, category=data.surface(category))
+                rows.append((leaf, category, data.depths[category], answer, pair, text, "probe"))
+            pair += 1
+    cols = ["leaf", "category", "depth", "answer", "pair", "question", "subset"]
+    return pd.DataFrame(rows, columns=cols).astype({"answer": bool, "depth": "int64", "pair": "int64"})
+
+
+# ------------------------------------------------------------------------------------------ machinery
+def _common_prefix(seqs: Sequence[list[int]]) -> int:
+    n = min(len(s) for s in seqs)
+    for i in range(n):
+        t = seqs[0][i]
+        if any(s[i] != t for s in seqs):
+            return i
+    return n
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A leaf's prompts (full token lists, BOS included) and the shared prefix length."""
+
+    seqs: list[list[int]]
+    prefix: int
+    positions: np.ndarray  # rows of the output frame
+
+
+def _groups(backbone: Backbone, texts: Sequence[str], keys: Sequence[str], cap: Sequence[int] | None = None):
+    bos = [backbone.bos_id] if backbone.bos_id is not None else []
+    cache: dict[str, list[int]] = {}
+    out = []
+    keys = np.asarray(keys, dtype=object)
+    for key in dict.fromkeys(keys):
+        pos = np.flatnonzero(keys == key)
+        for p in pos:
+            if texts[p] not in cache:
+                cache[texts[p]] = backbone.tokenize(texts[p])
+        seqs = [bos + cache[texts[p]] for p in pos]
+        limit = min(len(s) for s in seqs) - 1  # every segment keeps at least one token
+        if cap is not None:
+            limit = min(limit, *(cap[p] for p in pos))
+        out.append(_Group(seqs, max(0, min(_common_prefix(seqs), limit)), pos))
+    return out
+
+
+def _run(backbone: Backbone, groups: list[_Group], batch_size: int):
+    """Yield (group, packed, final hidden states) per batch of whole groups, without gradients."""
+    device = next(backbone.module.parameters()).device
+    sizes = [len(g.seqs) for g in groups]
+    for batch in plan_batches(sizes, range(len(groups)), batch_size):
+        chosen = [groups[i] for i in batch]
+        items = [Item(g.seqs[0][: g.prefix], [s[g.prefix :] for s in g.seqs]) for g in chosen]
+        packed = pack(items).to(device)
+        with torch.no_grad():
+            yield chosen, packed, hidden_states(backbone, packed)
+
+
+# ---------------------------------------------------------------------------------------------- yes/no
+def probe_yes_no(backbone: Backbone, questions: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
+    """``questions`` (from :func:`probe_questions`) plus logit_yes, logit_no, margin, pred."""
+    out = questions.reset_index(drop=True).copy()
+    groups = _groups(backbone, list(out["question"]), list(out["leaf"]))
+    yes, no = np.zeros(len(out)), np.zeros(len(out))
+    for chosen, packed, h in _run(backbone, groups, batch_size):
+        logits = backbone.logits(h[packed.seg_row, packed.last]).float()
+        pos = np.concatenate([g.positions for g in chosen])
+        yes[pos] = logits[:, backbone.yes_id].cpu().numpy()
+        no[pos] = logits[:, backbone.no_id].cpu().numpy()
+    out["logit_yes"], out["logit_no"], out["margin"] = yes, no, yes - no
+    out["pred"] = out["margin"] > 0
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- cloze
+def cloze_scores(
+    backbone: Backbone, data: TaskData, template: str = CLOZE_TEMPLATE, batch_size: int = 64
+) -> pd.DataFrame:
+    """Per (leaf, candidate hypernym): depth, answer (is it a true hypernym) and the total log-probability
+    of the continuation `` {hypernym}`` after the prompt."""
+    bos = 1 if backbone.bos_id is not None else 0
+    rows, texts, caps = [], [], []
+    for leaf in data.leaves:
+        if not data.relations.get(leaf):
+            continue
+        name = data.surface(leaf)
+        art = article(name)
+        prompt = template.format(Article=art.capitalize(), article=art, leaf=name)
+        prompt_ids = backbone.tokenize(prompt)
+        for h in data.derived:
+            text = f"{prompt} {data.surface(h)}"
+            scored_from = _common_prefix([prompt_ids, backbone.tokenize(text)]) + bos
+            rows.append((leaf, h, data.depths[h], h in data.relations[leaf]))
+            texts.append(text)
+            caps.append(max(1, scored_from))
+    out = pd.DataFrame(rows, columns=["leaf", "category", "depth", "answer"])
+    groups = _groups(backbone, texts, list(out["leaf"]), cap=caps)
+    logprob = np.zeros(len(out))
+    for chosen, packed, h in _run(backbone, groups, batch_size):
+        read_row, read_pos, target, owner = [], [], [], []
+        q = 0
+        for g in chosen:
+            prefix_end = int(packed.seg_start[q]) - 1  # the shared prefix's last position in its row
+            for s, p in zip(g.seqs, g.positions, strict=True):
+                row, start = int(packed.seg_row[q]), int(packed.seg_start[q])
+                for k in range(caps[p], len(s)):  # token k is predicted at position k - 1
+                    j = k - g.prefix  # index inside the segment
+                    read_row.append(row)
+                    read_pos.append(prefix_end if j == 0 else start + j - 1)
+                    target.append(s[k])
+                    owner.append(p)
+                q += 1
+        logits = backbone.logits(h[torch.tensor(read_row), torch.tensor(read_pos)]).float()
+        lp = torch.log_softmax(logits, -1).gather(1, torch.tensor(target, device=logits.device)[:, None])
+        np.add.at(logprob, np.asarray(owner), lp[:, 0].cpu().numpy())
+    out["logprob"] = logprob
+    return out
+
+
+def cloze_metrics(scores: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
+    """(top1 accuracy, MRR of the best ranked true hypernym, n_leaves) and per-hypernym top-k F1 rows."""
+    df = scores.copy()
+    df["rank"] = df.groupby("leaf")["logprob"].rank(ascending=False, method="first")
+    k = df.groupby("leaf")["answer"].transform("sum")
+    best = df[df["answer"]].groupby("leaf")["rank"].min()
+    metrics = {
+        "top1_accuracy": float((best == 1).mean()),
+        "mrr": float((1.0 / best).mean()),
+        "n_leaves": int(best.size),
+    }
+    df["pred"] = df["rank"] <= k
+    df["subset"] = "cloze"
+    return metrics, category_f1(df)

@@ -1,0 +1,217 @@
+"""Projector training through the frozen LM (PROTOCOL.md §1, §5; shared-prefix packing).
+
+Loss: NLL of the correct answer token (``yes_id``/``no_id``) under the full-vocabulary log-softmax at each
+question's answer position, averaged over the batch's questions.  AdamW (weight decay on weight matrices
+only, not biases, as Prismatic does), learning rate with linear warmup over ``int(warmup_ratio * steps)``
+steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup`` formula), gradient clipping
+at ``max_grad_norm``.  A batch holds whole images (their questions are packed behind one image prefix) and
+about ``batch_size`` questions: see :func:`harness.model.plan_batches`.  Epoch ``e`` visits the images in
+the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after that fraction of its
+batches.  On CUDA, ``training.dtype`` bfloat16/float16 turns on autocast; on CPU training is float32.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from harness.config import Training
+from harness.contracts import Backbone
+from harness.evaluate import autocast, category_f1, score, summary
+from harness.model import Batch, Projector, VisionLM, build_projector, group_questions, plan_batches
+from harness.seeding import derive_rng
+
+Log = Callable[[dict[str, Any]], None]
+LOG_EVERY = 10  # optimiser steps per "train" log record
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def epoch_plans(sizes: list[int], training: Training, seed: int) -> list[tuple[int, list[list[int]]]]:
+    """(epoch, batches of group indices) for every epoch that runs, the last one possibly truncated."""
+    plans = []
+    for epoch in range(math.ceil(training.epochs)):
+        order = list(range(len(sizes)))
+        derive_rng(seed, "order", epoch).shuffle(order)
+        batches = plan_batches(sizes, order, training.batch_size)
+        left = training.epochs - epoch
+        if left < 1:
+            batches = batches[: max(1, round(left * len(batches)))]
+        plans.append((epoch, batches))
+    return plans
+
+
+def cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    return factor
+
+
+def make_optimizer(projector: Projector, training: Training) -> torch.optim.AdamW:
+    decay = [p for p in projector.parameters() if p.ndim >= 2]
+    no_decay = [p for p in projector.parameters() if p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": training.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=training.lr)
+
+
+class Stepper:
+    """One optimiser step on a batch: forward (autocast on CUDA), loss, backward, clip, AdamW, schedule."""
+
+    def __init__(
+        self,
+        vlm: VisionLM,
+        features: torch.Tensor,
+        training: Training,
+        total_steps: int,
+        device: torch.device,
+    ) -> None:
+        self.vlm, self.features, self.training, self.device = vlm, features, training, device
+        self.optimizer = make_optimizer(vlm.projector, training)
+        warmup = int(training.warmup_ratio * total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, cosine_with_warmup(total_steps, warmup)
+        )
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=device.type == "cuda" and training.dtype == "float16"
+        )
+
+    def step(self, batch: Batch) -> tuple[float, float]:
+        """(mean loss, gradient norm before clipping) of one step."""
+        with autocast(self.device, self.training.dtype):
+            logits = self.vlm.answer_logits(batch, self.features, self.device)
+        loss = F.cross_entropy(logits, batch.targets.to(self.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        params = self.vlm.projector.parameters()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.training.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.item(), float(grad_norm)
+
+
+def validate(
+    backbone: Backbone,
+    projector: Projector,
+    features: torch.Tensor,
+    index: dict[str, int],
+    val: pd.DataFrame,
+    training: Training,
+) -> dict[str, float]:
+    scored = score(
+        backbone, projector, features, index, val, batch_size=4 * training.batch_size, dtype=training.dtype
+    )
+    out = {"val_loss": float(scored["nll"].mean())}
+    for row in summary(category_f1(scored)).itertuples():
+        out[f"val_f1_{row.subset}"] = float(row.macro_f1)
+    return out
+
+
+def train_projector(
+    backbone: Backbone,
+    features: torch.Tensor,
+    index: dict[str, int],
+    train: pd.DataFrame,
+    val: pd.DataFrame | None,
+    training: Training,
+    seed: int,
+    log: Log | None = None,
+    progress: bool = True,
+) -> Projector:
+    """Train a fresh projector on ``train`` questions; ``features`` ``[I, N, D]`` rows are named by ``index``.
+
+    The backbone is moved to ``training.device`` and kept frozen; the trained projector is returned (on
+    that device, in eval mode).  ``log`` receives "train" records every few steps and "val" records every
+    ``training.val_every`` steps (0: at the end of every epoch).
+    """
+    emit = log or (lambda record: None)
+    device = resolve_device(training.device)
+    backbone.module.to(device).eval().requires_grad_(False)
+    projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
+    projector.to(device).train()
+    vlm = VisionLM(backbone, projector, features.shape[1])
+    groups = group_questions(train, index, backbone.tokenize)
+    plans = epoch_plans([g.n for g in groups], training, seed)
+    total = sum(len(batches) for _, batches in plans)
+    stepper = Stepper(vlm, features, training, total, device)
+    has_val = val is not None and len(val) > 0
+
+    def run_validation(step: int, epoch: float) -> None:
+        if has_val:
+            emit(
+                {
+                    "kind": "val",
+                    "step": step,
+                    "epoch": epoch,
+                    **validate(backbone, projector, features, index, val, training),
+                }
+            )
+            projector.train()
+
+    columns = [
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    ]
+    step, window = 0, {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("train", total=total, info="")
+        for epoch, batches in plans:
+            for b, batch_ids in enumerate(batches):
+                batch = vlm.batch([groups[g] for g in batch_ids])
+                loss, grad_norm = stepper.step(batch)
+                step += 1
+                window["loss"] += loss
+                window["n"] += 1
+                window["questions"] += len(batch.targets)
+                window["tokens"] += batch.packed.n_tokens
+                if step % LOG_EVERY == 0 or step == total:
+                    secs = max(time.perf_counter() - window["t"], 1e-9)
+                    record = {
+                        "kind": "train",
+                        "step": step,
+                        "epoch": epoch + (b + 1) / len(batches),
+                        "loss": window["loss"] / window["n"],
+                        "lr": stepper.scheduler.get_last_lr()[0],
+                        "grad_norm": grad_norm,
+                        "questions_per_s": window["questions"] / secs,
+                        "tokens_per_s": window["tokens"] / secs,
+                    }
+                    emit(record)
+                    bar.update(task, info=f"loss {record['loss']:.4f}  {record['questions_per_s']:.1f} q/s")
+                    window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
+                bar.advance(task)
+                if training.val_every and step % training.val_every == 0:
+                    run_validation(step, epoch + (b + 1) / len(batches))
+            if not training.val_every:
+                run_validation(step, min(epoch + 1.0, training.epochs))
+    return projector.eval()

@@ -1,0 +1,179 @@
+"""``hf-causal``: any transformers causal LM (hub id or local path) as a frozen taxobench backbone.
+
+Options: ``init`` ("pretrained" | "random": same config, fresh weights from ``derive_seed(seed,
+"backbone-init")``, the paper's no-text-exposure control), ``seed``, ``dtype`` (default float32),
+``device`` (default cpu), ``revision``, ``attn_implementation`` (default sdpa; eager also works; packing
+needs one of the two), ``bos`` ("auto": use the BOS token only if the tokenizer prepends it when encoding,
+as Llama-3 does and Qwen3/SmolLM2 do not; "always"; "never"), ``compile`` (torch.compile the decoder; off by
+default; not part of the fingerprint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from harness.errors import UserError
+from harness.seeding import derive_seed
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+MASKABLE = ("sdpa", "eager")
+
+
+@contextmanager
+def quiet_transformers():
+    """Silence transformers' progress bars while loading, restoring the previous setting."""
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+def _single_token(tokenizer: Any, text: str) -> int | None:
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    if len(ids) == 1 and ids[0] != tokenizer.unk_token_id:
+        return ids[0]
+    return None
+
+
+def answer_tokens(tokenizer: Any) -> tuple[str, int, str, int]:
+    """The (yes text, yes id, no text, no id): " Yes"/" No" if single tokens, else "Yes"/"No"."""
+    for yes, no in ((" Yes", " No"), ("Yes", "No")):
+        y, n = _single_token(tokenizer, yes), _single_token(tokenizer, no)
+        if y is not None and n is not None and y != n:
+            return yes, y, no, n
+    raise UserError("backbone tokenizer encodes neither ' Yes'/' No' nor 'Yes'/'No' as single tokens")
+
+
+def _bos_id(tokenizer: Any, mode: str) -> int | None:
+    if mode not in ("auto", "always", "never"):
+        raise UserError(f"backbone option bos must be auto, always or never, not {mode!r}")
+    bos = tokenizer.bos_token_id
+    if mode == "never" or bos is None:
+        if mode == "always":
+            raise UserError("backbone option bos='always' but the tokenizer has no BOS token")
+        return None
+    if mode == "always":
+        return bos
+    ids = tokenizer.encode("a", add_special_tokens=True)
+    return bos if ids and ids[0] == bos else None
+
+
+class HFCausalBackbone:
+    """A frozen transformers causal LM; see the module docstring for options."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        name: str = "hf-causal",
+        init: str = "pretrained",
+        seed: int = 0,
+        dtype: str = "float32",
+        device: str = "cpu",
+        revision: str | None = None,
+        attn_implementation: str = "sdpa",
+        bos: str = "auto",
+        compile: bool = False,
+        load_kwargs: dict[str, Any] | None = None,
+        extra_fingerprint: dict[str, Any] | None = None,
+    ) -> None:
+        if init not in ("pretrained", "random"):
+            raise UserError(f"backbone option init must be 'pretrained' or 'random', not {init!r}")
+        if dtype not in DTYPES:
+            raise UserError(f"backbone option dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+        if attn_implementation not in MASKABLE:
+            raise UserError(f"attn_implementation must be one of {MASKABLE} (packing needs a 4D mask)")
+        self.name = name
+        self.source, self.init, self.seed, self.dtype_name = source, init, int(seed), dtype
+        kwargs = {"revision": revision, **(load_kwargs or {})}
+        with quiet_transformers():
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+                config = AutoConfig.from_pretrained(source, **kwargs)
+            except OSError as exc:
+                raise UserError(f"cannot load backbone {source!r}: {exc}") from None
+            self.module = self._load(source, config, {**kwargs, "attn_implementation": attn_implementation})
+        self.module.to(device=device, dtype=DTYPES[dtype])
+        self.module.eval().requires_grad_(False)
+        self.config = self.module.config
+        self.hidden_size = int(self.config.hidden_size)
+        self.yes_token, self.yes_id, self.no_token, self.no_id = answer_tokens(self.tokenizer)
+        self.bos_id = _bos_id(self.tokenizer, bos)
+        self._base = self.module.base_model
+        if compile:  # fewer kernel launches on GPU; shapes vary per batch, hence dynamic
+            self._base = torch.compile(self._base, dynamic=True)
+        self._head = self.module.get_output_embeddings()
+        self._softcap = getattr(self.config, "final_logit_softcapping", None)
+        self._fp = {
+            "backbone": name,
+            "source": source,
+            "revision": revision or getattr(config, "_commit_hash", None),
+            "config": hashlib.sha256(self.config.to_json_string(use_diff=False).encode()).hexdigest()[:16],
+            "init": init,
+            "dtype": dtype,
+            "yes": self.yes_token,
+            "bos": self.bos_id is not None,
+            **({"seed": self.seed} if init == "random" else {}),
+            **(extra_fingerprint or {}),
+        }
+
+    def _load(self, source: str, config: Any, kwargs: dict[str, Any]) -> torch.nn.Module:
+        if self.init == "pretrained":
+            return AutoModelForCausalLM.from_pretrained(source, config=config, dtype=torch.float32, **kwargs)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(self.seed, "backbone-init"))
+            return AutoModelForCausalLM.from_config(
+                config, dtype=torch.float32, attn_implementation=kwargs["attn_implementation"]
+            )
+
+    @property
+    def device(self) -> torch.device:
+        return self._head.weight.device
+
+    def fingerprint(self) -> str:
+        return json.dumps(self._fp, sort_keys=True, separators=(",", ":"))
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.module.get_input_embeddings()(ids)
+
+    def hidden(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
+        if attention_mask.ndim == 4 and attention_mask.dtype == torch.bool:
+            if self.config._attn_implementation == "eager":  # eager adds the mask to the scores
+                zero = torch.zeros((), dtype=inputs_embeds.dtype, device=inputs_embeds.device)
+                neg = torch.tensor(torch.finfo(inputs_embeds.dtype).min, dtype=inputs_embeds.dtype)
+                attention_mask = torch.where(attention_mask, zero, neg.to(inputs_embeds.device))
+        out = self._base(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            use_cache=False,
+        )
+        return out.last_hidden_state
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self._head(hidden)
+        if self._softcap:
+            logits = torch.tanh(logits / self._softcap) * self._softcap
+        return logits
+
+
+def hf_causal(arg: str | None, **options: Any) -> HFCausalBackbone:
+    """Factory for ``hf-causal:<hub id or local path>``."""
+    if not arg:
+        raise UserError("hf-causal needs a model, e.g. backbone = 'hf-causal:Qwen/Qwen3-0.6B'")
+    return HFCausalBackbone(arg, **options)

