@@ -83,6 +83,7 @@ class Data(Strict):
     split: tuple[float, float, float] = (0.70, 0.05, 0.25)
     negatives_per_positive: int = Field(1, ge=1)
     max_images_per_leaf: int | None = Field(None, ge=1)
+    max_leaves: int | None = Field(None, ge=2)  # a fixed sample of leaves, for small machines (see protocol)
     image_tokens: str = "all"  # "all" or "pool:k" (k tokens after adaptive average pooling)
 
     @field_validator("split")

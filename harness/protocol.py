@@ -179,11 +179,30 @@ def _fixed_points(mapping: dict[str, str]) -> int:
     return sum(1 for k, v in mapping.items() if k == v)
 
 
+def sample_leaves(data: TaskData, n: int | None) -> TaskData:
+    """Keep ``n`` leaves, sampled with a fixed seed (not the run seed) so every cell of a grid shares them.
+
+    Hypernyms left without a leaf are dropped; depths keep their values from the full taxonomy.
+    """
+    if n is None or n >= len(data.images):
+        return data
+    keep = sorted(derive_rng(0, "max_leaves", n).sample(data.leaves, n))
+    relations = {leaf: data.relations.get(leaf, ()) for leaf in keep}
+    used = {h for hs in relations.values() for h in hs}
+    return TaskData(
+        images={leaf: data.images[leaf] for leaf in keep},
+        relations=relations,
+        depths={h: d for h, d in data.depths.items() if h in used},
+        names=data.names,
+    )
+
+
 def build_question_set(
     data: TaskData, cfg: ExperimentConfig, shuffle: Shuffle, template: str = DEFAULT_TEMPLATE
 ) -> QuestionSet:
     """The cell's QuestionSet (see the module docstring for the rules)."""
     check_data(data)
+    data = sample_leaves(data, cfg.data.max_leaves)
     seed, k = cfg.seed, cfg.data.negatives_per_positive
     leaves, hypernyms = data.leaves, data.derived
     leaf_index = {leaf: i for i, leaf in enumerate(leaves)}

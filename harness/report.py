@@ -1,7 +1,7 @@
 """`taxobench report RUNS... --out DIR`: aggregate run directories into a leaderboard.
 
-Writes ``leaderboard.json`` (rows, headline, statistics, plots), ``leaderboard.md``, a self-contained
-``leaderboard.html`` and ``plots/*.png``.  Reads only finished run directories (DONE present).
+Writes ``leaderboard.json`` (the list of rows), ``analysis.json`` (rows, headline, statistics, plots and
+metadata), ``leaderboard.md``, a self-contained ``leaderboard.html`` and ``plots/*.png``.  Reads only finished run directories (DONE present).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _clean(obj: Any) -> Any:
 
 
 def build_report(data: RunData, out: Path, plots: bool = True) -> dict[str, Any]:
-    """Aggregate ``data`` and write every output into ``out``; returns the leaderboard.json content."""
+    """Aggregate ``data`` and write every output into ``out``; returns the analysis.json content."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(data.metrics)
@@ -60,10 +60,11 @@ def build_report(data: RunData, out: Path, plots: bool = True) -> dict[str, Any]
             "plots": plot_info,
         }
     )
-    write_json(out / "leaderboard.json", board)
+    write_json(out / "leaderboard.json", board["rows"])
+    write_json(out / "analysis.json", board)
     write_text(out / "leaderboard.md", render_md(rows, head, st, plot_info, meta))
     write_text(out / "leaderboard.html", render_html(rows, head, st, plot_info, plot_dir, meta))
-    for name in ("leaderboard.json", "leaderboard.md", "leaderboard.html"):
+    for name in ("leaderboard.json", "analysis.json", "leaderboard.md", "leaderboard.html"):
         (out / name).chmod(0o644)  # a static page to publish (atomic writes create 0600 temp files)
     return board
 

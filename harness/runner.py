@@ -5,12 +5,14 @@ Everything lands in the cell's run directory; ``DONE`` is written last.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from filelock import FileLock, Timeout
 from rich.console import Console
 
@@ -116,7 +118,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
             backbone, features, index, train, val if len(val) else None, cfg.training, cfg.seed, log=log
         )
     test = questions[questions["split"] == "test"]
-    predictions = score(backbone, projector, features, index, test)
+    predictions = score(backbone, projector, features, index, test, dtype=cfg.training.dtype)
     metrics = category_f1(predictions)
     _write_parquet(run.path / "predictions.parquet", predictions)
     _write_parquet(run.path / "metrics.parquet", metrics)
@@ -148,6 +150,58 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     console.print(summary(metrics).to_string(index=False))
 
 
-def run_probe(cfg: ExperimentConfig, console: Console) -> Path:
-    """The text-only probe of the cell's backbone (both variants) into ``probe-<hash>/``."""
-    raise UserError("the probe is not wired yet")
+def probe_id(cfg: ExperimentConfig) -> str:
+    """Hash of what determines a probe: task, its leaves, the backbone and its init and seed."""
+    keys = ("task", "task_options", "backbone", "backbone_options", "init", "seed")
+    payload = {k: getattr(cfg, k) for k in keys} | {"max_leaves": cfg.data.max_leaves}
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return "probe-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
+    """Text-only probes of the cell's backbone (yes/no and cloze) into ``<output_dir>/probe-<hash>/``."""
+    from harness.evaluate import category_f1, summary
+    from harness.probe import cloze_metrics, cloze_scores, probe_questions, probe_yes_no
+    from harness.protocol import sample_leaves
+
+    run = RunDir(Path(cfg.output_dir) / probe_id(cfg))
+    if run.done:
+        return run.path
+    run.reset()
+    registry = default_registry()
+    task = registry.create("tasks", cfg.task, **cfg.task_options)
+    data = sample_leaves(task.load(), cfg.data.max_leaves)
+    backbone = registry.create(
+        "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
+    )
+    yes_no = probe_yes_no(backbone, probe_questions(data, cfg.seed, template=task.probe_template))
+    yes_no_f1 = category_f1(yes_no).assign(variant="yes_no")
+    cloze, cloze_f1 = cloze_metrics(cloze_scores(backbone, data))
+    _write_parquet(run.path / "probe.parquet", pd.concat([yes_no_f1, cloze_f1.assign(variant="cloze")]))
+    _write_parquet(run.path / "probe_questions.parquet", yes_no)
+    overall = summary(yes_no_f1).iloc[0]
+    record = {
+        "kind": "probe",
+        "task": cfg.task,
+        "backbone": cfg.backbone,
+        "init": cfg.init,
+        "seed": cfg.seed,
+        "yes_no": {
+            "macro_f1": 100 * float(overall["macro_f1"]),
+            "majority_f1": 100 * float(overall["majority_f1"]),
+            "n_questions": len(yes_no),
+            "n_yes": int(yes_no["answer"].sum()),
+        },
+        "cloze": {**cloze, "macro_f1": 100 * float(summary(cloze_f1).iloc[0]["macro_f1"])},
+        "fingerprint": backbone.fingerprint(),
+    }
+    write_json(run.path / "summary.json", record)
+    write_json(run.path / "manifest.json", {**base_manifest(), "config": cfg.model_dump(mode="json")})
+    run.mark_done()
+    (console or Console()).print(
+        f"probe {cfg.backbone}/{cfg.init}: yes/no macro F1 {record['yes_no']['macro_f1']:.1f} "
+        f"(majority {record['yes_no']['majority_f1']:.1f}); "
+        f"cloze top-1 {100 * cloze['top1_accuracy']:.1f} %, "
+        f"MRR {cloze['mrr']:.3f}"
+    )
+    return run.path

@@ -336,3 +336,13 @@ def test_a_shuffle_that_is_not_a_bijection_is_refused() -> None:
     data = make_data(random.Random(1), 4, 2, 3)
     with pytest.raises(ValueError, match="bijection"):
         build_question_set(data, make_cfg(), Broken())
+
+
+def test_max_leaves_keeps_a_seed_independent_subset_and_its_hypernyms():
+    data = things_data()
+    cfgs = [make_cfg(seed=s, data={"max_leaves": 4}) for s in (1, 2)]
+    sets = [build_question_set(data, c, Original()).questions for c in cfgs]
+    leaves = [set(q["image_leaf"]) for q in sets]
+    assert len(leaves[0]) == 4 and leaves[0] == leaves[1]
+    allowed = {h for leaf in leaves[0] for h in data.relations[leaf]} | leaves[0]
+    assert set(sets[0]["category"]) <= allowed

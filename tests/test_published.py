@@ -204,7 +204,7 @@ def _direct(src: Path) -> pd.DataFrame:
 def test_report_on_published_agrees_with_pandas(imported, tmp_path):
     src, runs, _ = imported
     out = report([runs], tmp_path / "board")
-    board = json.loads((out / "leaderboard.json").read_text())
+    board = json.loads((out / "analysis.json").read_text())
     rows = pd.DataFrame(board["rows"])
     expected = _direct(src)
     assert len(rows) == len(expected)
@@ -245,7 +245,7 @@ def test_report_on_published_agrees_with_pandas(imported, tmp_path):
 def test_published_8b_matches_paper(imported, tmp_path):
     """PROTOCOL §7.3: Qwen3-8B at 100 %: original 78.4, across 50.0, within 79.8, majority 39.2."""
     _, runs, _ = imported
-    board = json.loads((report([runs], tmp_path / "b") / "leaderboard.json").read_text())
+    board = json.loads((report([runs], tmp_path / "b") / "analysis.json").read_text())
     got = {
         (r["shuffle"]): r for r in board["rows"] if r["backbone"] == "qwen3-8b" and r["subset"] == "unseen"
     }

@@ -24,7 +24,7 @@ def board(tmp_path_factory) -> tuple[Path, dict, list[Path]]:
     make_run(root, seed=9, f1={"leaf": {"leaf0": 0.1}}, done=False)  # unfinished: must be ignored
     out = tmp_path_factory.mktemp("board")
     report([root], out, console=None)
-    return out, json.loads((out / "leaderboard.json").read_text()), dirs
+    return out, json.loads((out / "analysis.json").read_text()), dirs
 
 
 def _direct(dirs: list[Path], **where) -> np.ndarray:
@@ -41,8 +41,10 @@ def _direct(dirs: list[Path], **where) -> np.ndarray:
 
 def test_outputs_exist(board):
     out, data, _ = board
-    for name in ("leaderboard.json", "leaderboard.md", "leaderboard.html"):
+    for name in ("leaderboard.json", "analysis.json", "leaderboard.md", "leaderboard.html"):
         assert (out / name).stat().st_size > 0
+    rows = json.loads((out / "leaderboard.json").read_text())
+    assert isinstance(rows, list) and rows == data["rows"]
     assert list((out / "plots").glob("*.png"))
     required = {
         "task",
@@ -130,7 +132,7 @@ def test_plots_skip_cleanly_without_variation(tmp_path):
     root = tmp_path / "runs"
     for seed in (1, 2):
         make_run(root, seed=seed, f1={"leaf": {"a": 0.9, "b": 0.8}, "unseen": {"animal": 0.7, "tool": 0.6}})
-    board = json.loads((report([root], tmp_path / "out") / "leaderboard.json").read_text())
+    board = json.loads((report([root], tmp_path / "out") / "analysis.json").read_text())
     assert all("skipped" in p for name, p in board["plots"].items() if name != "fig12_depth")
     assert board["statistics"]["encoder_effect"]["status"] == "skipped"
     assert board["statistics"]["welch_tests"]["status"] == "skipped"

@@ -67,7 +67,7 @@ def page(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("runs")
     synthetic_grid(root)
     out = report([root], tmp_path_factory.mktemp("board"))
-    return out / "leaderboard.html", json.loads((out / "leaderboard.json").read_text())
+    return out / "leaderboard.html", json.loads((out / "analysis.json").read_text())
 
 
 def test_no_external_references(page):
