@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 test: install
-	-@bash .ci/optional-system-deps
+	-@bash .ci/optional-system-deps chromium wordnet-base
 	$(PY) -m pytest
 
 lint: install
@@ -29,10 +29,11 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 demo: install
+	-@bash .ci/optional-system-deps librsvg2-bin
 	$(TB) assets fetch emoji
-	$(TB) probe configs/demo.toml --out results/demo/runs
-	$(TB) run configs/demo.toml --out results/demo/runs
-	$(TB) report results/demo/runs --out results/demo
+	$(TB) run configs/demo.toml --executor pool -E workers=2
+	$(TB) probe configs/demo.toml
+	$(TB) report results/demo/runs --out results/demo --notes docs/demo.md
 
 clean-venv:
 	rm -rf $(VENV)

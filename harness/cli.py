@@ -140,7 +140,8 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import report
 
-    report([Path(p) for p in args.runs], Path(args.out), console)
+    notes = Path(args.notes).read_text() if args.notes else None
+    report([Path(p) for p in args.runs], Path(args.out), console, notes=notes)
     return 0
 
 
@@ -218,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="aggregate run directories into a leaderboard")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", required=True)
+    p.add_argument("--notes", help="a Markdown file shown at the top of the report (e.g. deviations)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("import-published", help="convert the paper's published CSVs into run records")

@@ -1,25 +1,27 @@
 """`taxobench report RUNS... --out DIR`: aggregate run directories into a leaderboard.
 
 Writes ``leaderboard.json`` (the list of rows), ``analysis.json`` (rows, headline, statistics, plots and
-metadata), ``leaderboard.md``, a self-contained ``leaderboard.html`` and ``plots/*.png``.  Reads only finished run directories (DONE present).
+metadata), ``leaderboard.md``, a self-contained ``leaderboard.html`` and ``plots/*.png``.  Reads only
+finished run directories (DONE present).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.markup import escape
 
 from harness.atomic import write_json, write_text
 from harness.report_analysis import analyse
 from harness.report_html import render_html
-from harness.report_load import RunData, load_runs
+from harness.report_load import RunData, find_run_dirs, load_runs
 from harness.report_md import render_md
 from harness.report_plots import make_plots
 from harness.report_table import aggregate, headline, to_records
+from harness.report_terminal import print_board
 
 SCHEMA = "taxobench.leaderboard/1"
 
@@ -35,7 +37,7 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def build_report(data: RunData, out: Path, plots: bool = True) -> dict[str, Any]:
+def build_report(data: RunData, out: Path, plots: bool = True, notes: str | None = None) -> dict[str, Any]:
     """Aggregate ``data`` and write every output into ``out``; returns the analysis.json content."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,6 +50,7 @@ def build_report(data: RunData, out: Path, plots: bool = True) -> dict[str, Any]
         "n_runs": int(data.runs["run_key"].nunique()),
         "sources": sorted(data.runs["source"].unique()),
         "references": sorted({r for r in data.runs["reference"].dropna().unique()}),
+        "notes": notes,
     }
     board = _clean(
         {
@@ -69,21 +72,40 @@ def build_report(data: RunData, out: Path, plots: bool = True) -> dict[str, Any]
     return board
 
 
-def report(run_dirs: list[Path], out: Path, console: Any = None) -> Path:
-    """Load the runs under ``run_dirs`` and write the leaderboard into ``out``; returns ``out``."""
+def probe_notes(run_dirs: list[Path]) -> str | None:
+    """Markdown lines summarising the text-only probe directories found under ``run_dirs``."""
+    _, probe_dirs = find_run_dirs([Path(p) for p in run_dirs])
+    lines, nan = [], float("nan")
+    for d in probe_dirs:
+        s = json.loads((d / "summary.json").read_text())
+        yn, cz = s.get("yes_no", {}), s.get("cloze", {})
+        if not yn:
+            continue
+        lines.append(
+            f"- {s['backbone']} ({s.get('init', 'pretrained')}): yes/no probe macro F1 {yn['macro_f1']:.1f} "
+            f"(majority {yn['majority_f1']:.1f}; {yn['n_questions']} questions, {yn['n_yes']} yes); "
+            f"cloze top-1 {100 * cz.get('top1_accuracy', nan):.1f} %, MRR {cz.get('mrr', nan):.3f}"
+        )
+    return "**Text-only hypernymy probe** (LM alone):\n" + "\n".join(lines) if lines else None
+
+
+def report(run_dirs: list[Path], out: Path, console: Any = None, notes: str | None = None) -> Path:
+    """Load the runs under ``run_dirs`` and write the leaderboard into ``out``; returns ``out``.
+
+    ``notes`` (Markdown) goes at the top of the Markdown and HTML pages, with a summary of any text-only
+    probe directories found beside the runs.
+    """
     data = load_runs([Path(p) for p in run_dirs])
+    notes = "\n\n".join(part for part in (notes, probe_notes(run_dirs)) if part) or None
     if console is not None:
         console.print(f"read {data.runs['run_key'].nunique()} finished runs")
-    board = build_report(data, Path(out))
+    board = build_report(data, Path(out), notes=notes)
     if console is not None:
         n_plots = sum("file" in p for p in board["plots"].values())
         console.print(
             f"wrote {len(board['rows'])} rows, {n_plots} plots to {out}/leaderboard.{{json,md,html}}"
         )
-        for r in board["headline"][:5]:
-            f1 = r["macro_f1"]
-            shown = f"{f1:.1f}" if f1 is not None else "—"
-            console.print(f"  {r['rank']}. {escape(r['model'])}: unseen F1 {shown}")
+        print_board(board["rows"], console)
     return Path(out)
 
 

@@ -202,6 +202,7 @@ def render_html(
 <body>
 <h1>taxobench leaderboard</h1>
 <p>{meta["n_runs"]} finished runs ({html.escape(", ".join(meta["sources"]))}). {html.escape(LEGEND)}</p>
+{_md_inline(meta["notes"]) if meta.get("notes") else ""}
 <h2>Headline: held-out hypernyms at 100 % ablation (original labels)</h2>
 {html_table(head, HEADLINE_COLUMNS, "headline")}
 <h2>Statistics</h2>

@@ -202,6 +202,7 @@ def render_md(
     parts = [
         "# taxobench leaderboard",
         f"{meta['n_runs']} finished runs ({', '.join(meta['sources'])}). {LEGEND}",
+        *([meta["notes"]] if meta.get("notes") else []),
         "## Headline: held-out hypernyms at 100 % ablation (original labels)",
         headline_md(head),
         "## Statistics",
