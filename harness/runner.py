@@ -16,6 +16,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 from rich.console import Console
 
+from harness import checkpoint
 from harness.atomic import write_atomic, write_json
 from harness.config import ExperimentConfig
 from harness.errors import UserError
@@ -69,13 +70,14 @@ def run_cell(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     try:
         if run.done:
             return run.path
-        run.reset()
+        checkpoint.reset_keeping_checkpoint(run)  # a killed cell resumes its training
         try:
             _run_cell(cfg, run, console or Console())
         except Exception:
             run.mark_failed(traceback.format_exc())
             raise
         run.mark_done()
+        checkpoint.discard(run.path)
         return run.path
     finally:
         lock.release()
@@ -115,7 +117,15 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
         train = questions[questions["split"] == "train"]
         val = questions[questions["split"] == "val"]
         projector = train_projector(
-            backbone, features, index, train, val if len(val) else None, cfg.training, cfg.seed, log=log
+            backbone,
+            features,
+            index,
+            train,
+            val if len(val) else None,
+            cfg.training,
+            cfg.seed,
+            log=log,
+            checkpoint_dir=run.path / checkpoint.NAME,
         )
     test = questions[questions["split"] == "test"]
     predictions = score(backbone, projector, features, index, test, dtype=cfg.training.dtype)

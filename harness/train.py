@@ -8,13 +8,17 @@ at ``max_grad_norm``.  A batch holds whole images (their questions are packed be
 about ``batch_size`` questions: see :func:`harness.model.plan_batches`.  Epoch ``e`` visits the images in
 the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after that fraction of its
 batches.  On CUDA, ``training.dtype`` bfloat16/float16 turns on autocast; on CPU training is float32.
+With a checkpoint folder, the state is saved after every epoch and training resumes from it
+(:mod:`harness.checkpoint`); resumed training on CPU is bit-identical to uninterrupted training.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -29,6 +33,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from harness import checkpoint
 from harness.config import Training
 from harness.contracts import Backbone
 from harness.evaluate import autocast, category_f1, score, summary
@@ -143,14 +148,22 @@ def train_projector(
     seed: int,
     log: Log | None = None,
     progress: bool = True,
+    checkpoint_dir: Path | None = None,
 ) -> Projector:
     """Train a fresh projector on ``train`` questions; ``features`` ``[I, N, D]`` rows are named by ``index``.
 
     The backbone is moved to ``training.device`` and kept frozen; the trained projector is returned (on
     that device, in eval mode).  ``log`` receives "train" records every few steps and "val" records every
-    ``training.val_every`` steps (0: at the end of every epoch).
+    ``training.val_every`` steps (0: at the end of every epoch).  With ``checkpoint_dir``, a "checkpoint"
+    record follows each epoch's checkpoint; a resumed run first replays the saved log, then a "resume" record.
     """
-    emit = log or (lambda record: None)
+    records: list[dict[str, Any]] = []
+
+    def emit(record: dict[str, Any]) -> None:
+        records.append(record)
+        if log is not None:
+            log(record)
+
     device = resolve_device(training.device)
     backbone.module.to(device).eval().requires_grad_(False)
     projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
@@ -161,6 +174,21 @@ def train_projector(
     total = sum(len(batches) for _, batches in plans)
     stepper = Stepper(vlm, features, training, total, device)
     has_val = val is not None and len(val) > 0
+    parts = {
+        "projector": projector,
+        "optimizer": stepper.optimizer,
+        "scheduler": stepper.scheduler,
+        "scaler": stepper.scaler,
+    }
+    start_epoch, step, key = 0, 0, ""
+    if checkpoint_dir is not None:
+        key = _training_key(backbone, features, train, val, training, seed, total)
+        resumed = checkpoint.load(checkpoint_dir, key, parts)
+        if resumed is not None:
+            for record in resumed.log:
+                emit(record)
+            emit({"kind": "resume", "epoch": resumed.epoch, "step": resumed.step})
+            start_epoch, step = resumed.epoch, resumed.step
 
     def run_validation(step: int, epoch: float) -> None:
         if has_val:
@@ -182,10 +210,10 @@ def train_projector(
         TimeRemainingColumn(),
         TextColumn("{task.fields[info]}"),
     ]
-    step, window = 0, {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
+    window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
     with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task("train", total=total, info="")
-        for epoch, batches in plans:
+        task = bar.add_task("train", total=total, completed=step, info="")
+        for epoch, batches in plans[start_epoch:]:
             for b, batch_ids in enumerate(batches):
                 batch = vlm.batch([groups[g] for g in batch_ids])
                 loss, grad_norm = stepper.step(batch)
@@ -214,4 +242,33 @@ def train_projector(
                     run_validation(step, epoch + (b + 1) / len(batches))
             if not training.val_every:
                 run_validation(step, min(epoch + 1.0, training.epochs))
+            if checkpoint_dir is not None:
+                record = {"kind": "checkpoint", "epoch": epoch + 1, "step": step}
+                checkpoint.save(checkpoint_dir, key, epoch + 1, step, parts, [*records, record])
+                emit(record)
     return projector.eval()
+
+
+def _training_key(
+    backbone: Backbone,
+    features: torch.Tensor,
+    train: pd.DataFrame,
+    val: pd.DataFrame | None,
+    training: Training,
+    seed: int,
+    total: int,
+) -> str:
+    """What a checkpoint must match to be resumed: config, seed, backbone, feature shape and questions."""
+    questions = hashlib.sha256()
+    for frame in (train, val):
+        if frame is not None and len(frame):
+            hashed = pd.util.hash_pandas_object(frame[["image", "question", "answer"]], index=False)
+            questions.update(hashed.to_numpy().tobytes())
+    return checkpoint.training_key(
+        training=training.model_dump(mode="json", exclude={"device"}),
+        seed=seed,
+        backbone=backbone.fingerprint(),
+        features=[list(features.shape), str(features.dtype)],
+        questions=questions.hexdigest(),
+        steps=total,
+    )

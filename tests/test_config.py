@@ -12,7 +12,12 @@ from tests.conftest import dedent, run_cli
 def test_defaults_follow_protocol_section_5():
     t = ExperimentConfig().training
     assert (t.lr, t.weight_decay, t.warmup_ratio, t.epochs, t.batch_size, t.max_grad_norm) == (
-        2e-5, 0.1, 0.03, 5, 16, 1.0,
+        2e-5,
+        0.1,
+        0.03,
+        5,
+        16,
+        1.0,
     )
 
 
@@ -38,7 +43,8 @@ def test_grid_expands_cartesian_product_with_dotted_keys():
 
 def test_several_sweeps_make_a_union_without_duplicates(tmp_path):
     path = tmp_path / "g.toml"
-    path.write_text(dedent("""
+    path.write_text(
+        dedent("""
         seed = 1
         [[sweep]]
         "ablation.kind" = ["random"]
@@ -48,16 +54,22 @@ def test_several_sweeps_make_a_union_without_duplicates(tmp_path):
         "ablation.level" = [10, 20, 30]
         [[sweep]]
         "ablation.level" = [100]
-    """))
+    """)
+    )
     cells = load_grid(path).cells()
     assert sorted((c.ablation.kind, c.ablation.level) for c in cells) == [
-        ("random", 10), ("random", 100), ("systematic", 10), ("systematic", 20), ("systematic", 30),
+        ("random", 10),
+        ("random", 100),
+        ("systematic", 10),
+        ("systematic", 20),
+        ("systematic", 30),
     ]
 
 
 def test_toml_grid_file(tmp_path):
     path = tmp_path / "g.toml"
-    path.write_text(dedent("""
+    path.write_text(
+        dedent("""
         task = "things"
         [ablation]
         kind = "systematic"
@@ -65,7 +77,8 @@ def test_toml_grid_file(tmp_path):
         [sweep]
         shuffle = ["original", "across_category"]
         init = ["pretrained", "random"]
-    """))
+    """)
+    )
     cells = load_grid(path).cells()
     assert len(cells) == 4 and all(c.ablation.kind == "systematic" for c in cells)
 
@@ -79,8 +92,8 @@ def test_toml_grid_file(tmp_path):
         ("[data]\nsplit = [0.5, 0.5, 0.5]", "data.split"),
         ('[data]\nimage_tokens = "pool:x"', "data.image_tokens"),
         ("colour = 3", "colour"),
-        ('[sweep]\nseed = 3', "sweep"),
-        ('[sweep]\nnope = [1]', "sweep.nope"),
+        ("[sweep]\nseed = 3", "sweep"),
+        ("[sweep]\nnope = [1]", "sweep.nope"),
         ('[sweep]\n"training.lr" = [0.1, -2]', "training.lr"),
     ],
 )

@@ -19,7 +19,9 @@ def _pythonpath(site) -> dict[str, str]:
 
 def test_first_party_plugins_of_every_kind_are_discovered():
     registry = discover()
-    assert {"original", "across_category", "within_category", "hypernym_swap"} <= set(registry.names("shuffles"))
+    assert {"original", "across_category", "within_category", "hypernym_swap"} <= set(
+        registry.names("shuffles")
+    )
     assert "local" in registry.names("executors")
     for kind in ("encoders", "backbones", "tasks"):
         assert registry.names(kind), f"no {kind} registered"

@@ -5,7 +5,9 @@ Options: ``init`` ("pretrained" | "random": same config, fresh weights from ``de
 ``device`` (default cpu), ``revision``, ``attn_implementation`` (default sdpa; eager also works; packing
 needs one of the two), ``bos`` ("auto": use the BOS token only if the tokenizer prepends it when encoding,
 as Llama-3 does and Qwen3/SmolLM2 do not; "always"; "never"), ``compile`` (torch.compile the decoder; off by
-default; not part of the fingerprint).
+default; not part of the fingerprint), ``config_overrides`` (with ``init = "random"`` only: config fields to
+change before building the model, e.g. ``{num_hidden_layers = 2, hidden_size = 64}`` for a tiny offline LM
+with the real tokenizer; ``head_dim`` follows ``hidden_size / num_attention_heads`` unless given).
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ def _bos_id(tokenizer: Any, mode: str) -> int | None:
     return bos if ids and ids[0] == bos else None
 
 
+def override_config(config: Any, overrides: dict[str, Any]) -> Any:
+    """A copy of ``config`` with ``overrides`` applied (unknown fields are a UserError)."""
+    unknown = sorted(k for k in overrides if not hasattr(config, k))
+    if unknown:
+        raise UserError(f"backbone option config_overrides: {config.model_type} configs have no {unknown}")
+    data = {**config.to_dict(), **overrides}
+    resized = {"hidden_size", "num_attention_heads"} & set(overrides)
+    if resized and data.get("head_dim") is not None and "head_dim" not in overrides:
+        data["head_dim"] = data["hidden_size"] // data["num_attention_heads"]
+    return type(config).from_dict(data)
+
+
 class HFCausalBackbone:
     """A frozen transformers causal LM; see the module docstring for options."""
 
@@ -84,6 +98,7 @@ class HFCausalBackbone:
         attn_implementation: str = "sdpa",
         bos: str = "auto",
         compile: bool = False,
+        config_overrides: dict[str, Any] | None = None,
         load_kwargs: dict[str, Any] | None = None,
         extra_fingerprint: dict[str, Any] | None = None,
     ) -> None:
@@ -102,6 +117,10 @@ class HFCausalBackbone:
                 config = AutoConfig.from_pretrained(source, **kwargs)
             except OSError as exc:
                 raise UserError(f"cannot load backbone {source!r}: {exc}") from None
+            if config_overrides:
+                if init != "random":
+                    raise UserError("backbone option config_overrides needs init = 'random'")
+                config = override_config(config, config_overrides)
             self.module = self._load(source, config, {**kwargs, "attn_implementation": attn_implementation})
         self.module.to(device=device, dtype=DTYPES[dtype])
         self.module.eval().requires_grad_(False)
