@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,11 @@ def cell_table(cells: Sequence[ExperimentConfig]) -> Table:
     return table
 
 
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
 def run_grid(
     cells: Sequence[ExperimentConfig],
     executor: str,
@@ -48,13 +54,20 @@ def run_grid(
     if not todo:
         return 0
     by_id = {cfg.cell_id(): cfg for cfg in todo}
-    settled = 0
+    counts = {"done": 0, "failed": 0}
+    started = time.monotonic()
 
     def progress(outcome: CellOutcome) -> None:
-        nonlocal settled
-        settled += 1
+        counts["done" if outcome.ok else "failed"] += 1
+        settled = counts["done"] + counts["failed"]
         state = "[green]done[/green]" if outcome.ok else "[red]failed[/red]"
-        console.print(f"cell {settled}/{len(todo)} {state}: {describe(by_id[outcome.cell_id])}")
+        elapsed = time.monotonic() - started
+        eta = elapsed / settled * (len(todo) - settled)
+        console.print(
+            f"cell {settled}/{len(todo)} {state}: {describe(by_id[outcome.cell_id])}  "
+            f"[dim](done {counts['done']}, failed {counts['failed']}, left {len(todo) - settled}; "
+            f"elapsed {_clock(elapsed)}, ETA {_clock(eta)})[/dim]"
+        )
 
     # run_cell is module-level, so executors can ship it to other processes (pool, ray, slurm).
     outcomes = runner.run(todo, run_cell, on_outcome=progress)
