@@ -11,8 +11,7 @@ from harness import checkpoint
 from harness.config import Training
 from harness.runs import RunDir
 from harness.train import train_projector
-from plugins.backbones.hf_causal import HFCausalBackbone
-from tests.tiny_models import save_tiny_model, toy_questions
+from tests.tiny_models import tiny_training_setup
 
 
 class Interrupt(Exception):
@@ -30,12 +29,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    backbone = HFCausalBackbone(str(save_tiny_model(tmp_path_factory.mktemp("m"), "llama")))
-    train, train_feats = toy_questions(n_images=8, split="train", seed=0)
-    val, val_feats = toy_questions(n_images=4, split="val", seed=1)
-    features = torch.cat([train_feats, val_feats])
-    images = list(dict.fromkeys([*train["image"], *val["image"]]))
-    return backbone, features, {img: i for i, img in enumerate(images)}, train, val
+    return tiny_training_setup(tmp_path_factory.mktemp("m"))
 
 
 def fit(setup, checkpoint_dir=None, stop_after=None, records=None, **training):

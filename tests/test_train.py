@@ -9,18 +9,12 @@ import torch
 
 from harness.config import Training
 from harness.train import cosine_with_warmup, epoch_plans, train_projector
-from plugins.backbones.hf_causal import HFCausalBackbone
-from tests.tiny_models import save_tiny_model, toy_questions
+from tests.tiny_models import tiny_training_setup
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    backbone = HFCausalBackbone(str(save_tiny_model(tmp_path_factory.mktemp("m"), "llama")))
-    train, train_feats = toy_questions(n_images=8, split="train", seed=0)
-    val, val_feats = toy_questions(n_images=4, split="val", seed=1)
-    features = torch.cat([train_feats, val_feats])
-    images = list(dict.fromkeys([*train["image"], *val["image"]]))
-    return backbone, features, {img: i for i, img in enumerate(images)}, train, val
+    return tiny_training_setup(tmp_path_factory.mktemp("m"))
 
 
 def fit(setup, seed=0, log=None, **training):

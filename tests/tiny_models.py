@@ -155,3 +155,17 @@ def toy_questions(
                     )
                 )
     return pd.DataFrame(rows), torch.stack(feats)
+
+
+def tiny_training_setup(model_dir):
+    """A tiny Llama backbone with toy train/val questions: (backbone, features, index, train, val)."""
+    import torch
+
+    from plugins.backbones.hf_causal import HFCausalBackbone
+
+    backbone = HFCausalBackbone(str(save_tiny_model(model_dir, "llama")))
+    train, train_feats = toy_questions(n_images=8, split="train", seed=0)
+    val, val_feats = toy_questions(n_images=4, split="val", seed=1)
+    features = torch.cat([train_feats, val_feats])
+    images = list(dict.fromkeys([*train["image"], *val["image"]]))
+    return backbone, features, {img: i for i, img in enumerate(images)}, train, val
