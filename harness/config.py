@@ -160,11 +160,12 @@ def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise UserError(format_validation_error(exc, source)) from None
+        raise UserError(format_validation_error(exc, f"invalid config {source}:")) from None
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    lines = [f"invalid config {source}:"]
+def format_validation_error(exc: ValidationError, header: str) -> str:
+    """``header`` then one ``  field: reason`` line per error."""
+    lines = [header]
     for err in exc.errors():
         field_name = ".".join(str(p) for p in err["loc"]) or "(top level)"
         lines.append(f"  {field_name}: {err['msg']}")

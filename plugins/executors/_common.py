@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from harness.config import format_validation_error
 from harness.contracts import CellOutcome
 from harness.errors import UserError
 
@@ -26,11 +27,8 @@ class Options(BaseModel):
         try:
             return cls.model_validate(options)
         except ValidationError as exc:
-            lines = [f"invalid options for the {executor} executor:"]
-            for err in exc.errors():
-                lines.append(f"  {'.'.join(str(p) for p in err['loc']) or '(options)'}: {err['msg']}")
-            lines.append(f"  known options: {', '.join(cls.model_fields)}")
-            raise UserError("\n".join(lines)) from None
+            text = format_validation_error(exc, f"invalid options for the {executor} executor:")
+            raise UserError(f"{text}\n  known options: {', '.join(cls.model_fields)}") from None
 
 
 def run_dir(cell: Any) -> Path:

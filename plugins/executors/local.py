@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.contracts import CellOutcome
+from plugins.executors._common import failure, success
 
 
 class LocalExecutor:
@@ -28,12 +28,11 @@ class LocalExecutor:
         outcomes = []
         for cell in cells:
             try:
-                outcome = CellOutcome(cell.cell_id(), run_cell(cell), ok=True)
+                outcome = success(cell, run_cell(cell))
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                error = "".join(traceback.format_exception(exc))
-                outcome = CellOutcome(cell.cell_id(), Path(cell.output_dir) / cell.cell_id(), False, error)
+                outcome = failure(cell, exc)
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)

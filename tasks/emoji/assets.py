@@ -88,16 +88,7 @@ def fetch(
                     UserWarning,
                     stacklevel=2,
                 )
-            manifest["sets"][name] = {
-                "package": source.package,
-                "version": source.version,
-                "url": source.url,
-                "sha256": source.sha256,
-                "licence": source.licence,
-                "attribution": source.attribution,
-                "files": files,
-                "missing": missing,
-            }
+            manifest["sets"][name] = set_entry(source, files, missing)
             manifest["skipped"].pop(name, None)
             _write_atomic(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
             archive.unlink(missing_ok=True)
@@ -106,6 +97,20 @@ def fetch(
         _write_atomic(root / "NOTICE.md", notice(manifest).encode())
         shutil.rmtree(root / ".downloads", ignore_errors=True)
     return root
+
+
+def set_entry(source: Source, files: dict[str, str], missing: list[str]) -> dict[str, Any]:
+    """The manifest record of one artist set: where it came from, its licence and its files' sha256."""
+    return {
+        "package": source.package,
+        "version": source.version,
+        "url": source.url,
+        "sha256": source.sha256,
+        "licence": source.licence,
+        "attribution": source.attribution,
+        "files": files,
+        "missing": missing,
+    }
 
 
 def _complete(root: Path, manifest: dict[str, Any], source: Source, leaves: list[Leaf]) -> bool:

@@ -57,16 +57,8 @@ def make_fake_emoji_assets(
             blob = _png(_artwork(leaf, name, size))
             (root / name / f"{leaf}.png").write_bytes(blob)
             files[leaf] = hashlib.sha256(blob).hexdigest()
-        manifest["sets"][name] = {
-            "package": source.package,
-            "version": source.version,
-            "url": source.url,
-            "sha256": source.sha256,
-            "licence": source.licence,
-            "attribution": source.attribution,
-            "files": files,
-            "missing": [leaf for leaf in everything if leaf not in files],
-        }
+        missing = [leaf for leaf in everything if leaf not in files]
+        manifest["sets"][name] = assets.set_entry(source, files, missing)
     (root / assets.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     (root / "NOTICE.md").write_text(assets.notice(manifest))
     return chosen
