@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from harness.text import render
+
 if TYPE_CHECKING:  # the data layer stays importable without torch
     import torch
     from PIL import Image
@@ -18,21 +20,41 @@ if TYPE_CHECKING:  # the data layer stays importable without torch
 
 @dataclass(frozen=True)
 class TaskData:
-    """A task's concepts as pure data.
+    """A task's concepts as pure data: *observed* labels (leaves) and the labels *derived* from them.
 
-    ``images``: leaf -> image references (file paths), in any order; the protocol sorts them.
-    ``relations``: leaf -> derived labels that hold for it (for hypernymy: its hypernyms).
+    ``images``: leaf -> image references (file paths or task-specific refs), in any order; the protocol
+    sorts them.  A leaf is the label an image is trained on directly (a THINGS concept; a spatial scene's
+    stated relation).
+    ``relations``: leaf -> derived labels that hold for it (hypernyms; the converse relation).
     ``depths``: derived label -> depth in the label hierarchy (1 = top level).
     ``names``: label (leaf or derived) -> surface text used in questions; defaults to the label.
+    ``slots``: image -> extra template fields for its questions (a scene's objects, e.g.
+    ``{"first": "cat", "second": "dog"}``); empty for tasks whose questions name only the category.
+    ``templates``: label -> its own question template, overriding the task's (e.g. a converse relation
+    names the scene's objects in the other order).
+    ``contrasts``: label -> templates of *contrast* questions: the same label stated falsely of the same
+    image (the relation with its objects swapped).  Each becomes one more negative of the label's pair.
     """
 
     images: dict[str, list[str]]
     relations: dict[str, tuple[str, ...]]
     depths: dict[str, int]
     names: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, dict[str, str]] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)
+    contrasts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def surface(self, label: str) -> str:
         return self.names.get(label, label)
+
+    def question(self, template: str, image: str, label: str) -> str:
+        """The question about ``label`` on ``image``: the label's own template or ``template``, filled."""
+        return render(self.templates.get(label, template), self.surface(label), **self.slots.get(image, {}))
+
+    def contrast_questions(self, image: str, label: str) -> list[str]:
+        """The label's contrast questions on ``image`` (all false for it); none for most tasks."""
+        fill = self.slots.get(image, {})
+        return [render(t, self.surface(label), **fill) for t in self.contrasts.get(label, ())]
 
     @property
     def leaves(self) -> list[str]:
@@ -45,11 +67,13 @@ class TaskData:
 
 @runtime_checkable
 class Task(Protocol):
-    """A relation task: leaves with images, and labels derived from each leaf."""
+    """A relation task: leaves (observed labels) with images, and labels derived from each leaf."""
 
     name: str
     question_template: str  # e.g. "Is there {article} {category} in this image?"
     probe_template: str  # e.g. "Is it true that {leaf_article} {leaf} is a type of {category}?"
+    # Optional: ``cloze_template`` (default ``harness.probe.CLOZE_TEMPLATE``), the text-only cloze
+    # probe's prompt, continued by each derived label's surface text.
 
     def load(self) -> TaskData: ...
 

@@ -20,7 +20,10 @@ Uses ``cfg.seed``, ``cfg.data`` (split, negatives_per_positive, max_images_per_l
    are excluded (THINGS has leaves named like hypernyms, e.g. leaf "bird" under hypernym "bird", so a crow
    image never gets the leaf negative "Is there a bird ...?").  Negatives of one pair
    are distinct; within one image hypernym negatives are drawn without replacement until the candidates
-   run out.  ``negatives_per_positive`` above the number of candidates gives all candidates.
+   run out.  ``negatives_per_positive`` above the number of candidates gives all candidates.  Each pair
+   also gets the positive label's contrast questions (``TaskData.contrasts``: the same label stated
+   falsely of this image, e.g. a relation with its objects swapped) as further negatives.  Question text
+   comes from ``TaskData.question`` (the label's own template and the image's slots, if the task has them).
 4. Ablation (:mod:`harness.ablation`): train drops pairs whose positive (label_leaf, hypernym) mapping was
    removed; in val/test such hypernym pairs are subset "unseen", other hypernym pairs "seen".
 
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,6 @@ from harness.contracts import Shuffle, TaskData
 from harness.errors import UserError
 from harness.seeding import derive_rng
 from harness.splits import SPLITS, split_images
-from harness.text import render
 
 DEFAULT_TEMPLATE = "Is there {article} {category} in this image?"
 COLUMNS = (
@@ -189,11 +191,11 @@ def sample_leaves(data: TaskData, n: int | None) -> TaskData:
     keep = sorted(derive_rng(0, "max_leaves", n).sample(data.leaves, n))
     relations = {leaf: data.relations.get(leaf, ()) for leaf in keep}
     used = {h for hs in relations.values() for h in hs}
-    return TaskData(
+    return replace(
+        data,
         images={leaf: data.images[leaf] for leaf in keep},
         relations=relations,
         depths={h: d for h, d in data.depths.items() if h in used},
-        names=data.names,
     )
 
 
@@ -211,7 +213,6 @@ def build_question_set(
     check_mapping(mapping, leaves, shuffle.name)
     removed, ablation_info = removed_mappings(data, cfg.ablation, seed)
     removed_set = set(removed)
-    text = {c: render(template, data.surface(c)) for c in [*leaves, *hypernyms]}
     leaves_named: dict[str, list[int]] = {}
     for i, leaf in enumerate(leaves):
         leaves_named.setdefault(data.surface(leaf), []).append(i)
@@ -233,11 +234,14 @@ def build_question_set(
             groups.append(("hypernym", h, subset, pool.draw(k)))
         for kind, positive, subset, negatives in groups:
             if not (split == "train" and subset == "unseen"):
-                for category, answer in [(positive, True), *((n, False) for n in negatives)]:
+                asked = [(positive, data.question(template, ref, positive), True)]
+                asked += [(n, data.question(template, ref, n), False) for n in negatives]
+                asked += [(positive, text, False) for text in data.contrast_questions(ref, positive)]
+                for category, text, answer in asked:
                     values = (split, ref, image_leaf, label, kind, subset, category, answer, pair)
                     for col, value in zip(COLUMNS[:9], values, strict=True):
                         cols[col].append(value)
-                    cols["question"].append(text[category])
+                    cols["question"].append(text)
                     cols["depth"].append(0 if kind == "leaf" else data.depths[category])
             pair += 1
 

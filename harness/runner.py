@@ -171,7 +171,7 @@ def probe_id(cfg: ExperimentConfig) -> str:
 def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     """Text-only probes of the cell's backbone (yes/no and cloze) into ``<output_dir>/probe-<hash>/``."""
     from harness.evaluate import category_f1, summary
-    from harness.probe import cloze_metrics, cloze_scores, probe_questions, probe_yes_no
+    from harness.probe import CLOZE_TEMPLATE, cloze_metrics, cloze_scores, probe_questions, probe_yes_no
     from harness.protocol import sample_leaves
 
     run = RunDir(Path(cfg.output_dir) / probe_id(cfg))
@@ -186,7 +186,8 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     )
     yes_no = probe_yes_no(backbone, probe_questions(data, cfg.seed, template=task.probe_template))
     yes_no_f1 = category_f1(yes_no).assign(variant="yes_no")
-    cloze, cloze_f1 = cloze_metrics(cloze_scores(backbone, data))
+    cloze_template = getattr(task, "cloze_template", CLOZE_TEMPLATE)
+    cloze, cloze_f1 = cloze_metrics(cloze_scores(backbone, data, template=cloze_template))
     _write_parquet(run.path / "probe.parquet", pd.concat([yes_no_f1, cloze_f1.assign(variant="cloze")]))
     _write_parquet(run.path / "probe_questions.parquet", yes_no)
     overall = summary(yes_no_f1).iloc[0]

@@ -43,6 +43,7 @@ def article(phrase: str) -> str:
     return "an" if low[:1] in set("aeiou") else "a"
 
 
-def render(template: str, category: str) -> str:
-    """Fill ``{article}`` and ``{category}`` of a question template with a category's surface text."""
-    return template.format(article=article(category), category=category)
+def render(template: str, category: str, **slots: str) -> str:
+    """Fill ``{article}`` and ``{category}`` of a question template with a category's surface text, and
+    any other fields from ``slots`` (an image's objects, for relation tasks)."""
+    return template.format(article=article(category), category=category, **slots)
