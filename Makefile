@@ -8,7 +8,7 @@ TB := $(VENV)/bin/taxobench
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean-venv
+.PHONY: install test demo spatial-demo lint clean-venv
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ demo: install
 	$(TB) run configs/demo.toml --executor pool -E workers=2
 	$(TB) probe configs/demo.toml
 	$(TB) report results/demo/runs --out results/demo --notes docs/demo.md
+
+spatial-demo: install
+	$(TB) assets fetch spatial
+	$(TB) run configs/spatial-demo.toml
+	$(TB) report results/spatial-demo/runs --out results/spatial-demo --notes docs/spatial-demo.md
 
 clean-venv:
 	rm -rf $(VENV)
