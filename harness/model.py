@@ -132,14 +132,11 @@ def _pieces(items: Sequence[Item], shared: bool) -> list[_Piece]:
     return pieces
 
 
-# Attention over a row of ``T`` tokens costs about ``T / ATTENTION_TOKENS`` of the per-token cost of the
-# linear layers (a rough fit to SmolLM2-135M training steps on 2 CPU cores, float32, SDPA with a boolean
-# block mask, which computes every masked score): only chooses how items share rows, never a result.
-ATTENTION_TOKENS = 2000
-
-
-def _first_fit(pieces: list[_Piece], capacity: int) -> list[list[_Piece]]:
-    """First-fit decreasing (ties in item order) into rows of at most ``capacity`` tokens."""
+def _rows(pieces: list[_Piece], combine: bool) -> list[list[_Piece]]:
+    """One piece per row, or first-fit-decreasing bins no longer than the longest piece."""
+    if not combine:
+        return [[p] for p in pieces]
+    capacity = max(len(p.tokens) for p in pieces)
     rows: list[list[_Piece]] = []
     room: list[int] = []
     for p in sorted(pieces, key=lambda p: (-len(p.tokens), p.item)):
@@ -153,49 +150,13 @@ def _first_fit(pieces: list[_Piece], capacity: int) -> list[list[_Piece]]:
     return rows
 
 
-def row_cost(n_rows: int, width: int) -> float:
-    """Relative cost of ``n_rows`` padded rows of ``width`` tokens: linear layers plus attention."""
-    return n_rows * width * (1 + width / ATTENTION_TOKENS)
-
-
-def _balanced(pieces: list[_Piece], n_rows: int) -> list[list[_Piece]]:
-    """Longest piece first (ties in item order) into the currently shortest of ``n_rows`` rows."""
-    rows: list[list[_Piece]] = [[] for _ in range(n_rows)]
-    load = [0] * n_rows
-    for p in sorted(pieces, key=lambda p: (-len(p.tokens), p.item)):
-        r = load.index(min(load))
-        rows[r].append(p)
-        load[r] += len(p.tokens)
-    return [row for row in rows if row]
-
-
-def _rows(pieces: list[_Piece], combine: bool) -> list[list[_Piece]]:
-    """One piece per row, or the cheapest layout by :func:`row_cost`.
-
-    Candidates: first-fit decreasing into rows no longer than the longest piece, and the longest pieces
-    first into the shortest of ``r`` rows for every ``r``; so padding is traded against the attention cost
-    of longer rows.  The first of equally cheap candidates wins (deterministic).
-    """
-    if not combine:
-        return [[p] for p in pieces]
-    longest = max(len(p.tokens) for p in pieces)
-    candidates = [_first_fit(pieces, longest)]
-    candidates += [_balanced(pieces, r) for r in range(1, len(candidates[0]))]
-
-    def cost(rows: list[list[_Piece]]) -> float:
-        return row_cost(len(rows), max(sum(len(p.tokens) for p in row) for row in rows))
-
-    return min(candidates, key=cost)
-
-
 def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Packed:
     """Right-padded inputs for ``items``.
 
     ``shared``: an item's prefix appears once, followed by all its segments, under a block mask; with
-    ``combine`` items may share a row (block-diagonal: they never see each other, positions restart at 0),
-    in the layout that :func:`row_cost` rates cheapest (padding against longer rows' attention; see
-    :func:`_rows`).  ``shared=False``: the unpacked reference, one row per (item, segment) with a plain
-    padding mask and the model's own causal masking.
+    ``combine`` several short items share a row (first-fit decreasing, rows no longer than the longest
+    item; they never see each other) to cut padding.  ``shared=False``: the unpacked reference, one row
+    per (item, segment) with a plain padding mask and the model's own causal masking.
     """
     rows = _rows(_pieces(items, shared), combine and shared)
     n_rows = len(rows)

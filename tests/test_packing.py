@@ -7,16 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.model import (
-    ImageGroup,
-    Item,
-    Projector,
-    VisionLM,
-    build_projector,
-    pack,
-    plan_batches,
-    row_cost,
-)
+from harness.model import ImageGroup, Item, Projector, VisionLM, build_projector, pack, plan_batches
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.tiny_models import save_tiny_model
 
@@ -48,7 +39,7 @@ def test_projector_shapes_and_seeded_init():
 
 
 def test_pack_layout_positions_and_block_mask():
-    packed = pack([Item([9, 0, 0], [[5, 6], [7]]), Item([9, 0, 0], [[4]])], combine=False)
+    packed = pack([Item([9, 0, 0], [[5, 6], [7]]), Item([9, 0, 0], [[4]])])
     assert packed.ids.tolist() == [[9, 0, 0, 5, 6, 7], [9, 0, 0, 4, 0, 0]]
     assert packed.position_ids[0].tolist() == [0, 1, 2, 3, 4, 3]  # the 2nd question restarts at 3
     assert packed.position_ids[1, :4].tolist() == [0, 1, 2, 3]
@@ -84,25 +75,6 @@ def test_pack_combines_short_items_into_one_row():
     assert pack(items, combine=False).ids.shape == (3, 5)
 
 
-def test_pack_row_layout_trades_padding_against_attention():
-    """Pieces share rows when that is cheaper by ``row_cost``; the layout is deterministic."""
-    lengths = [117, 100, 83]  # emoji-like pieces: no two fit next to each other in the longest one's row
-    items = [Item([1] + [0] * 49, [[5] * (n - 50)], image=(1, 50)) for n in lengths]
-    packed = pack(items)
-    one_row = row_cost(1, sum(lengths))
-    assert one_row < row_cost(3, max(lengths))  # so all three share one block-diagonal row
-    assert packed.ids.shape == (1, 300) and packed.n_tokens == 300
-    assert packed.seg_row.tolist() == [0, 0, 0] and packed.last.tolist() == [116, 216, 299]
-    assert packed.position_ids[0, [0, 116, 117, 216, 217, 299]].tolist() == [0, 116, 0, 99, 0, 82]
-    m = packed.attention_mask[0, 0]
-    assert m[117, :117].sum() == 0 and m[117, 117] and m[299, 117:217].sum() == 0 and m[299, 217:].all()
-    assert packed.image_index[0, 118] == 49  # the second item's first image token
-    assert torch.equal(pack(items).attention_mask, packed.attention_mask)
-    wide = [Item([1] + [0] * 49, [[5] * 1000]) for _ in range(3)]  # long rows: attention dominates
-    assert pack(wide).ids.shape == (3, 1050)
-    assert pack(items, combine=False).ids.shape == (3, 117)
-
-
 def test_plan_batches_whole_images_near_batch_size():
     sizes = [3, 3, 3, 10, 6, 1]
     batches = plan_batches(sizes, [0, 1, 2, 3, 4, 5], batch_size=6)
@@ -136,8 +108,7 @@ def test_packed_losses_and_gradients_equal_unpacked(tiny_paths, arch, attn, comb
         losses.mean().backward()
         results.append((losses.detach(), [p.grad.clone() for p in vlm.projector.parameters()], batch))
     (packed_loss, packed_grads, packed), (flat_loss, flat_grads, flat) = results
-    # combined: all four items share one block-diagonal row (short rows, so no padding is cheapest)
-    assert packed.packed.ids.shape[0] == (1 if combine else 4) and flat.packed.ids.shape[0] == 12
+    assert packed.packed.ids.shape[0] == (3 if combine else 4) and flat.packed.ids.shape[0] == 12
     assert packed.packed.n_tokens < flat.packed.n_tokens
     assert np.array_equal(packed.positions, flat.positions)
     torch.testing.assert_close(packed_loss, flat_loss, atol=1e-5, rtol=0)
