@@ -115,14 +115,19 @@ def factory(arg: str | None = None, **options: Any) -> EmojiTask:
     """``emoji`` or ``emoji:/asset/dir``; options ``root``, ``sets``, ``augment``."""
     opt.check_known("emoji", options, ("root", "sets", "augment"))
     root = options.get("root") or arg
-    sets = options.get("sets")
-    if sets is not None:
-        if isinstance(sets, str):
-            sets = [s.strip() for s in sets.split(",") if s.strip()]
-        if not isinstance(sets, list | tuple) or not sets:
-            raise UserError("task 'emoji': option sets must be a non-empty list of artist sets")
-        for s in sets:
-            opt.choice("emoji", "sets", s, SOURCES)
-        sets = tuple(dict.fromkeys(sets))
+    sets = artist_sets("emoji", options.get("sets"))
     k = opt.integer("emoji", "augment", options.get("augment", 0))
     return EmojiTask(Path(str(root)) if root else None, sets=sets, augment=k)
+
+
+def artist_sets(task: str, sets: Any) -> tuple[str, ...] | None:
+    """The ``sets`` option (a list or a comma string of artist sets; None: every fetched set), checked."""
+    if sets is None:
+        return None
+    if isinstance(sets, str):
+        sets = [s.strip() for s in sets.split(",") if s.strip()]
+    if not isinstance(sets, list | tuple) or not sets:
+        raise UserError(f"task {task!r}: option sets must be a non-empty list of artist sets")
+    for s in sets:
+        opt.choice(task, "sets", s, SOURCES)
+    return tuple(dict.fromkeys(sets))

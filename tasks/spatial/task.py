@@ -18,8 +18,7 @@ from PIL import Image
 from harness.contracts import TaskData
 from harness.errors import UserError
 from tasks import options as opt
-from tasks.emoji.sources import SOURCES
-from tasks.emoji.task import EmojiTask
+from tasks.emoji.task import EmojiTask, artist_sets
 from tasks.taxonomy import digest
 
 from .scenes import Scene, draw, make_scenes
@@ -120,13 +119,7 @@ def factory(arg: str | None = None, **options: Any) -> SpatialTask:
     ``seed``."""
     opt.check_known("spatial", options, ("root", "sets", "objects", "scenes", "seed"))
     root = options.get("root") or arg
-    sets = options.get("sets")
-    if sets is not None:
-        if not isinstance(sets, list | tuple) or not sets:
-            raise UserError("task 'spatial': option sets must be a non-empty list of artist sets")
-        for s in sets:
-            opt.choice("spatial", "sets", s, SOURCES)
-        sets = tuple(dict.fromkeys(sets))
+    sets = artist_sets("spatial", options.get("sets"))
     objects = options.get("objects", DEFAULT_OBJECTS)
     if not isinstance(objects, list | tuple) or len(set(objects)) < 2:
         raise UserError("task 'spatial': option objects must list at least two distinct emoji leaves")
