@@ -113,7 +113,14 @@ class Encoder(Protocol):
 
 @runtime_checkable
 class Backbone(Protocol):
-    """A frozen causal LM.  ``module`` is the underlying ``torch.nn.Module``."""
+    """A frozen causal LM.  ``module`` is the underlying ``torch.nn.Module``.
+
+    Optional: ``hidden_blocks(inputs_embeds [1, N, H], position_ids [1, N], blocks) -> [1, N, H]``, final
+    hidden states of a shared-prefix packed batch's real tokens where attention stays inside the pieces of
+    ``blocks`` (:class:`harness.blocks.PieceBlocks`; :func:`harness.blocks.piece_attention` computes it).
+    The harness then runs no padding tokens; without it (or when it is ``None``) it calls ``hidden`` with
+    the dense block mask.
+    """
 
     name: str
     hidden_size: int

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from harness.blocks import PieceBlocks, piece_blocks
 from harness.contracts import Backbone
 from harness.errors import UserError
 from harness.seeding import derive_seed
@@ -78,6 +79,7 @@ class Packed:
     seg_start: torch.Tensor  # [Q] first position of each segment
     seg_len: torch.Tensor  # [Q]
     n_tokens: int  # real (non-pad) tokens
+    blocks: PieceBlocks | None = None  # the shared mask as per-piece blocks (shared packing only)
 
     @property
     def last(self) -> torch.Tensor:
@@ -85,7 +87,7 @@ class Packed:
         return self.seg_start + self.seg_len - 1
 
     def to(self, device: torch.device | str) -> Packed:
-        moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in self.__dict__.items()}
+        moved = {k: v.to(device) if hasattr(v, "to") else v for k, v in self.__dict__.items()}
         return Packed(**moved)
 
 
@@ -168,9 +170,11 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
     image_index = torch.full((n_rows, width), -1, dtype=torch.long)
     n_segments = sum(len(i.segments) for i in items)
     seg_row, seg_start, seg_len = [0] * n_segments, [0] * n_segments, [0] * n_segments
+    pieces = []
     for r, row in enumerate(rows):
         at = 0
         for k, p in enumerate(row):
+            pieces.append((r, at, p.seg))
             sl = slice(at, at + len(p.tokens))
             ids[r, sl], seg[r, sl] = torch.tensor(p.tokens), torch.tensor(p.seg)
             position_ids[r, sl], image_index[r, sl] = torch.tensor(p.pos), torch.tensor(p.image)
@@ -191,8 +195,9 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
         )
         allowed |= torch.eye(width, dtype=torch.bool) & ~real[:, :, None]  # pads see themselves only
         mask = allowed[:, None]
+        blocks = piece_blocks(real, pieces)
     else:
-        mask = real.long()
+        mask, blocks = real.long(), None
     return Packed(
         ids=ids,
         position_ids=position_ids,
@@ -202,19 +207,29 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
         seg_start=torch.tensor(seg_start, dtype=torch.long),
         seg_len=torch.tensor(seg_len, dtype=torch.long),
         n_tokens=int(real.sum()),
+        blocks=blocks,
     )
 
 
 def hidden_states(
     backbone: Backbone, packed: Packed, image_embeds: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Final hidden states ``[R, T, H]``; ``image_embeds [items, N, H]`` fill the items' image slots."""
+    """Final hidden states ``[R, T, H]``; ``image_embeds [items, N, H]`` fill the items' image slots.
+
+    Shared packing goes through the backbone's optional ``hidden_blocks`` (real tokens only, block-sparse
+    attention) when it has one, else through ``hidden`` with the dense block mask; pads' states are zero
+    in the former, unspecified in the latter.
+    """
     x = backbone.embed(packed.ids)
     if image_embeds is not None:
         flat = image_embeds.reshape(-1, image_embeds.shape[-1]).to(x.dtype)
         index = packed.image_index
         x = torch.where((index >= 0)[..., None], flat[index.clamp(min=0)], x)
-    return backbone.hidden(x, packed.attention_mask, packed.position_ids)
+    blocks, fast = packed.blocks, getattr(backbone, "hidden_blocks", None)
+    if blocks is None or fast is None:
+        return backbone.hidden(x, packed.attention_mask, packed.position_ids)
+    h = fast(x[blocks.real][None], packed.position_ids[blocks.real][None], blocks)[0]
+    return h.new_zeros(*blocks.real.shape, h.shape[-1]).index_put((blocks.real,), h)
 
 
 # ------------------------------------------------------------------------------ image + question model

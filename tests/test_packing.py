@@ -7,7 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from harness.blocks import piece_attention
 from harness.model import ImageGroup, Item, Projector, VisionLM, build_projector, pack, plan_batches
+from plugins.backbones.block_attention import using_blocks
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.tiny_models import save_tiny_model
 
@@ -108,6 +110,7 @@ def test_packed_losses_and_gradients_equal_unpacked(tiny_paths, arch, attn, comb
         losses.mean().backward()
         results.append((losses.detach(), [p.grad.clone() for p in vlm.projector.parameters()], batch))
     (packed_loss, packed_grads, packed), (flat_loss, flat_grads, flat) = results
+    assert (backbone.hidden_blocks is not None) == (attn == "sdpa")  # sdpa: piece attention, real tokens only
     assert packed.packed.ids.shape[0] == (3 if combine else 4) and flat.packed.ids.shape[0] == 12
     assert packed.packed.n_tokens < flat.packed.n_tokens
     assert np.array_equal(packed.positions, flat.positions)
@@ -128,5 +131,39 @@ def test_packing_without_block_mask_would_differ(tiny_paths):
         leaky = vlm.batch(groups)
         width = leaky.packed.ids.shape[1]
         leaky.packed.attention_mask = torch.ones(width, width, dtype=torch.bool).tril()[None, None]
+        leaky.packed.blocks = None  # the dense path, with the leaky mask
         bad = vlm.answer_logits(leaky, features, "cpu")
+        leaky_blocks = vlm.batch(groups)
+        n = leaky_blocks.packed.blocks.mask.shape[-1]
+        leaky_blocks.packed.blocks.mask = torch.ones(n, n, dtype=torch.bool).tril()[None, None]
+        bad_blocks = vlm.answer_logits(leaky_blocks, features, "cpu")
     assert (bad - good).abs().max() > 1e-3
+    assert (bad_blocks - good).abs().max() > 1e-3
+
+
+def test_piece_attention_equals_dense_masked_attention():
+    """Pieces of unequal prefixes (one empty) in shared rows: each real token's output equals dense SDPA
+    under the row block mask; padded tokens are never returned."""
+    items = [Item([1, 2, 3], [[4, 5], [6], [7, 8, 9]]), Item([1], [[4]]), Item([], [[5, 6], [7]])]
+    packed = pack(items)
+    blocks = packed.blocks
+    assert packed.ids.shape[0] < len(items)  # rows are shared, so the mask matters
+    rows, width = packed.ids.shape
+    gen = torch.Generator().manual_seed(0)
+    q = torch.randn(rows, 4, width, 8, generator=gen)
+    k, v = torch.randn(rows, 2, width, 8, generator=gen), torch.randn(rows, 2, width, 8, generator=gen)
+    dense = F.scaled_dot_product_attention(q, k, v, attn_mask=packed.attention_mask, enable_gqa=True)
+
+    def flat(x):  # [R, H, T, D] -> [1, H, N, D] over real tokens
+        return x.transpose(1, 2)[blocks.real].transpose(0, 1)[None]
+
+    out = piece_attention(flat(q), flat(k), flat(v), blocks, scale=None)
+    assert out.shape == (1, packed.n_tokens, 4, 8)
+    torch.testing.assert_close(out[0], dense.transpose(1, 2)[blocks.real], atol=1e-6, rtol=0)
+
+
+def test_block_attention_fails_loudly_when_no_layer_uses_it():
+    packed = pack([Item([1, 2], [[3], [4]])])
+    with pytest.raises(RuntimeError, match="attn_implementation"):
+        with using_blocks(packed.blocks):
+            pass

@@ -2,12 +2,14 @@
 
 Options: ``init`` ("pretrained" | "random": same config, fresh weights from ``derive_seed(seed,
 "backbone-init")``, the paper's no-text-exposure control), ``seed``, ``dtype`` (default float32),
-``device`` (default cpu), ``revision``, ``attn_implementation`` (default sdpa; eager also works; packing
-needs one of the two), ``bos`` ("auto": use the BOS token only if the tokenizer prepends it when encoding,
-as Llama-3 does and Qwen3/SmolLM2 do not; "always"; "never"), ``compile`` (torch.compile the decoder; off by
-default; not part of the fingerprint), ``config_overrides`` (with ``init = "random"`` only: config fields to
-change before building the model, e.g. ``{num_hidden_layers = 2, hidden_size = 64}`` for a tiny offline LM
-with the real tokenizer; ``head_dim`` follows ``hidden_size / num_attention_heads`` unless given).
+``device`` (default cpu), ``revision``, ``attn_implementation`` (default sdpa: packed batches then run their
+real tokens only, attending within pieces, see :mod:`plugins.backbones.block_attention`; eager: the dense
+block mask, the reference), ``bos`` ("auto": use the BOS token only if the tokenizer prepends it when
+encoding, as Llama-3 does and Qwen3/SmolLM2 do not; "always"; "never"), ``compile`` (torch.compile the
+decoder, which also turns piece attention off; off by default; not part of the fingerprint),
+``config_overrides`` (with ``init = "random"`` only: config fields to change before building the model,
+e.g. ``{num_hidden_layers = 2, hidden_size = 64}`` for a tiny offline LM with the real tokenizer;
+``head_dim`` follows ``hidden_size / num_attention_heads`` unless given).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from harness.blocks import PieceBlocks
 from harness.errors import UserError
 from harness.seeding import derive_seed
+from plugins.backbones.block_attention import NAME as BLOCKS
+from plugins.backbones.block_attention import using_blocks
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MASKABLE = ("sdpa", "eager")
@@ -129,6 +134,10 @@ class HFCausalBackbone:
         self.yes_token, self.yes_id, self.no_token, self.no_id = answer_tokens(self.tokenizer)
         self.bos_id = _bos_id(self.tokenizer, bos)
         self._base = self.module.base_model
+        if attn_implementation == "sdpa" and not compile:
+            self.module.set_attn_implementation(BLOCKS)  # sdpa, plus block attention in hidden_blocks
+        if self.config._attn_implementation != BLOCKS:
+            self.hidden_blocks = None  # the harness then packs with the dense block mask
         if compile:  # fewer kernel launches on GPU; shapes vary per batch, hence dynamic
             self._base = torch.compile(self._base, dynamic=True)
         self._head = self.module.get_output_embeddings()
@@ -182,6 +191,15 @@ class HFCausalBackbone:
             position_ids=position_ids,
             use_cache=False,
         )
+        return out.last_hidden_state
+
+    def hidden_blocks(
+        self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, blocks: PieceBlocks
+    ) -> torch.Tensor:
+        """Final hidden states ``[1, N, H]`` of a packed batch's real tokens ``[1, N, H]`` (see
+        :mod:`harness.blocks`): attention computes only the blocks the shared-prefix mask allows."""
+        with using_blocks(blocks):
+            out = self._base(inputs_embeds=inputs_embeds, position_ids=position_ids, use_cache=False)
         return out.last_hidden_state
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
