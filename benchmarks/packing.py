@@ -26,7 +26,7 @@ import torch
 
 from harness.config import Ablation, ExperimentConfig, Training
 from harness.contracts import TaskData
-from harness.model import VisionLM, build_projector, group_questions, plan_batches
+from harness.model import VisionLM, build_projector, group_questions, plan_batches, runs_pieces
 from harness.protocol import build_question_set
 from harness.registry import default_registry
 from harness.seeding import derive_rng
@@ -52,8 +52,7 @@ def demo_data(images_per_leaf: int) -> tuple[TaskData, str]:
 
 def _run_tokens(backbone, batch) -> int:
     """Tokens the backbone runs: the real ones under piece attention, else the padded rows."""
-    blocks = batch.packed.blocks is not None and getattr(backbone, "hidden_blocks", None) is not None
-    return batch.packed.n_tokens if blocks else batch.packed.ids.numel()
+    return batch.packed.n_tokens if runs_pieces(backbone, batch.packed) else batch.packed.ids.numel()
 
 
 def time_steps(

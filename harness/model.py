@@ -211,12 +211,17 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
     )
 
 
+def runs_pieces(backbone: Backbone, packed: Packed) -> bool:
+    """Whether :func:`hidden_states` runs only ``packed``'s real tokens, through ``hidden_blocks``."""
+    return packed.blocks is not None and getattr(backbone, "hidden_blocks", None) is not None
+
+
 def hidden_states(
     backbone: Backbone, packed: Packed, image_embeds: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Final hidden states ``[R, T, H]``; ``image_embeds [items, N, H]`` fill the items' image slots.
 
-    Shared packing goes through the backbone's optional ``hidden_blocks`` (real tokens only, block-sparse
+    Shared packing goes through the backbone's optional ``hidden_blocks`` (real tokens only, piece
     attention) when it has one, else through ``hidden`` with the dense block mask; pads' states are zero
     in the former, unspecified in the latter.
     """
@@ -225,10 +230,10 @@ def hidden_states(
         flat = image_embeds.reshape(-1, image_embeds.shape[-1]).to(x.dtype)
         index = packed.image_index
         x = torch.where((index >= 0)[..., None], flat[index.clamp(min=0)], x)
-    blocks, fast = packed.blocks, getattr(backbone, "hidden_blocks", None)
-    if blocks is None or fast is None:
+    if not runs_pieces(backbone, packed):
         return backbone.hidden(x, packed.attention_mask, packed.position_ids)
-    h = fast(x[blocks.real][None], packed.position_ids[blocks.real][None], blocks)[0]
+    blocks = packed.blocks
+    h = backbone.hidden_blocks(x[blocks.real][None], packed.position_ids[blocks.real][None], blocks)[0]
     return h.new_zeros(*blocks.real.shape, h.shape[-1]).index_put((blocks.real,), h)
 
 

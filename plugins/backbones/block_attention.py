@@ -50,7 +50,7 @@ def _attention(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     if kwargs.get("softcap") is not None or dropout:
-        raise ValueError("block attention supports neither logit softcapping nor dropout; use eager")
+        raise ValueError("piece attention supports neither logit softcapping nor dropout; use eager")
     active.calls += 1
     return piece_attention(query, key, value, active.blocks, scaling), None
 
@@ -74,6 +74,6 @@ def using_blocks(blocks: PieceBlocks) -> Iterator[None]:
         _ACTIVE.reset(token)
     if active.calls == 0:
         raise RuntimeError(
-            "the backbone's attention layers bypass transformers' AttentionInterface, so block attention "
+            "the backbone's attention layers bypass transformers' AttentionInterface, so piece attention "
             "cannot apply; set the backbone option attn_implementation = 'eager'"
         )

@@ -135,7 +135,7 @@ class HFCausalBackbone:
         self.bos_id = _bos_id(self.tokenizer, bos)
         self._base = self.module.base_model
         if attn_implementation == "sdpa" and not compile:
-            self.module.set_attn_implementation(BLOCKS)  # sdpa, plus block attention in hidden_blocks
+            self.module.set_attn_implementation(BLOCKS)  # sdpa, plus piece attention in hidden_blocks
         if self.config._attn_implementation != BLOCKS:
             self.hidden_blocks = None  # the harness then packs with the dense block mask
         if compile:  # fewer kernel launches on GPU; shapes vary per batch, hence dynamic
