@@ -10,27 +10,38 @@ run ``--repeats`` times, the two modes alternating step by step so that both see
 each batch counts with its fastest pass (the median pass is printed too).  Reported: questions/s and
 tokens/s (real, unpadded tokens; also the tokens the backbone actually runs: the real ones under piece
 attention, see harness/blocks.py), measured speedup, ideal speedup (unpacked tokens / packed tokens),
-efficiency = measured / ideal, and seconds per epoch of the demo-like training set.  Last line:
+efficiency = measured / ideal, and seconds per epoch of that training set.  Then one epoch of the demo
+configuration (``configs/demo.toml``'s first cell: its leaves, ablation, image tokens and batch size, fake
+features) is timed as the demo trains it, packed, and unpacked for comparison.  Last line:
 ``ratio <speedup>``.
 
-    python benchmarks/packing.py [--steps 6] [--repeats 3] [--device auto] [--dtype float32]
+Threads: by default each of ``make demo``'s two pool workers' share of the CPU cores (``cpu_count // 2``,
+at least 1), since that is how the demo trains its cells; ``--threads 0`` leaves torch's default (every
+core in one process).
+
+    python benchmarks/packing.py [--steps 6] [--repeats 3] [--threads N] [--device auto] [--dtype float32]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
-from harness.config import Ablation, ExperimentConfig, Training
+from harness.config import Ablation, ExperimentConfig, Training, load_grid
 from harness.contracts import TaskData
+from harness.errors import UserError
 from harness.model import VisionLM, build_projector, group_questions, plan_batches, runs_pieces
 from harness.protocol import build_question_set
 from harness.registry import default_registry
 from harness.seeding import derive_rng
-from harness.train import Stepper, resolve_device
+from harness.train import Stepper, epoch_plans, resolve_device
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 
 
 def demo_data(images_per_leaf: int) -> tuple[TaskData, str]:
@@ -95,6 +106,44 @@ def time_steps(
     return out
 
 
+def demo_cell(path: Path) -> ExperimentConfig:
+    """The first cell of the demo configuration at ``path``."""
+    return load_grid(path).cells()[0]
+
+
+def demo_epoch(backbone, cfg: ExperimentConfig, device: torch.device) -> str:
+    """One epoch of the demo cell ``cfg`` (fake features), packed as it trains and unpacked."""
+    from harness.features import pool_tokens
+
+    data, task = demo_data(4)  # the emoji demo has 4 artwork sets
+    cfg = cfg.model_copy(update={"task": task})
+    shuffle = default_registry().create("shuffles", cfg.shuffle)
+    questions = build_question_set(data, cfg, shuffle).questions
+    train = questions[questions["split"] == "train"]
+    index = {img: i for i, img in enumerate(sorted(train["image"].unique()))}
+    gen = torch.Generator().manual_seed(0)
+    features = pool_tokens(torch.randn(len(index), 49, 1280, generator=gen), cfg.data.image_tokens)
+    groups = group_questions(train, index, backbone.tokenize)
+    _, plan = epoch_plans([g.n for g in groups], cfg.training, cfg.seed)[0]
+    seconds = {}
+    for shared in (True, False):
+        projector = build_projector(features.shape[2], backbone.hidden_size, seed=0).to(device)
+        vlm = VisionLM(backbone, projector, features.shape[1])
+        stepper = Stepper(vlm, features, cfg.training, len(plan), device)
+        batches = [vlm.batch([groups[g] for g in b], shared=shared) for b in plan]
+        stepper.step(batches[0])  # warm-up
+        start = time.perf_counter()
+        for batch in batches:
+            stepper.step(batch)
+        seconds[shared] = time.perf_counter() - start
+    return (
+        f"demo configuration ({cfg.name}: {cfg.data.max_leaves or 'all'} leaves, {cfg.ablation.kind} "
+        f"ablation {cfg.ablation.level:g} %, {len(train)} train questions, {features.shape[1]} image tokens, "
+        f"batch {cfg.training.batch_size}, {len(plan)} steps): seconds per epoch packed {seconds[True]:.0f} "
+        f"(unpacked {seconds[False]:.0f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,9 +157,19 @@ def main() -> None:
     parser.add_argument("--images-per-leaf", type=int, default=4, help="the emoji demo has 4 artwork sets")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, (os.cpu_count() or 1) // 2),
+        help="torch CPU threads; default: one make-demo pool worker's share (cpu_count // 2); 0: torch's",
+    )
+    parser.add_argument("--demo-config", type=Path, default=DEMO_CONFIG, help="timed for seconds per epoch")
     parser.add_argument("--compile", action="store_true", help="torch.compile the backbone's decoder")
     args = parser.parse_args()
+    try:
+        demo = demo_cell(args.demo_config)
+    except UserError as exc:
+        parser.error(str(exc))
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -178,6 +237,7 @@ def main() -> None:
     for key, r in results.items():
         epoch = len(train) / (r["questions"] / seconds(r, min))
         print(f"seconds per epoch ({len(train)} questions, {key}): {epoch:.0f}")
+    print(demo_epoch(backbone, demo, device))
     print(f"ratio {speedup:.2f}")
 
 
