@@ -12,8 +12,8 @@ tokens/s (real, unpadded tokens; also the tokens the backbone actually runs: the
 attention, see harness/blocks.py), measured speedup, ideal speedup (unpacked tokens / packed tokens),
 efficiency = measured / ideal, and seconds per epoch of that training set.  Then one epoch of the demo
 configuration (``configs/demo.toml``'s first cell: its leaves, ablation, image tokens and batch size, fake
-features) is timed as the demo trains it, packed, and unpacked for comparison.  Last line:
-``ratio <speedup>``.
+features) is timed as the demo trains it, packed, and unpacked for comparison (modes alternating step
+by step).  Last line: ``ratio <speedup>``.
 
 Threads: by default each of ``make demo``'s two pool workers' share of the CPU cores (``cpu_count // 2``,
 at least 1), since that is how the demo trains its cells; ``--threads 0`` leaves torch's default (every
@@ -30,15 +30,16 @@ import statistics
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from harness.config import Ablation, ExperimentConfig, Training, load_grid
 from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.model import VisionLM, build_projector, group_questions, plan_batches, runs_pieces
+from harness.features import pool_tokens
+from harness.model import ImageGroup, VisionLM, build_projector, group_questions, runs_pieces
 from harness.protocol import build_question_set
 from harness.registry import default_registry
-from harness.seeding import derive_rng
 from harness.train import Stepper, epoch_plans, resolve_device
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
@@ -111,36 +112,47 @@ def demo_cell(path: Path) -> ExperimentConfig:
     return load_grid(path).cells()[0]
 
 
-def demo_epoch(backbone, cfg: ExperimentConfig, device: torch.device) -> str:
-    """One epoch of the demo cell ``cfg`` (fake features), packed as it trains and unpacked."""
-    from harness.features import pool_tokens
-
-    data, task = demo_data(4)  # the emoji demo has 4 artwork sets
-    cfg = cfg.model_copy(update={"task": task})
+def train_set(
+    data: TaskData, cfg: ExperimentConfig, backbone, image_tokens: str = "all"
+) -> tuple[pd.DataFrame, list[ImageGroup], torch.Tensor]:
+    """The cell's train questions, their image groups and random features ``[I, tokens, 1280]`` (efficientnet-
+    lite0's 7x7x1280 patch grid, pooled by ``image_tokens``)."""
     shuffle = default_registry().create("shuffles", cfg.shuffle)
     questions = build_question_set(data, cfg, shuffle).questions
     train = questions[questions["split"] == "train"]
     index = {img: i for i, img in enumerate(sorted(train["image"].unique()))}
     gen = torch.Generator().manual_seed(0)
-    features = pool_tokens(torch.randn(len(index), 49, 1280, generator=gen), cfg.data.image_tokens)
-    groups = group_questions(train, index, backbone.tokenize)
-    _, plan = epoch_plans([g.n for g in groups], cfg.training, cfg.seed)[0]
-    seconds = {}
-    for shared in (True, False):
+    features = pool_tokens(torch.randn(len(index), 49, 1280, generator=gen), image_tokens)
+    return train, group_questions(train, index, backbone.tokenize), features
+
+
+def make_steppers(
+    backbone, features: torch.Tensor, training: Training, steps: int, device: torch.device
+) -> dict[str, Stepper]:
+    """One stepper (fresh projector and optimiser) per mode, so both modes see identical batches."""
+    steppers = {}
+    for key in ("unpacked", "packed"):
         projector = build_projector(features.shape[2], backbone.hidden_size, seed=0).to(device)
         vlm = VisionLM(backbone, projector, features.shape[1])
-        stepper = Stepper(vlm, features, cfg.training, len(plan), device)
-        batches = [vlm.batch([groups[g] for g in b], shared=shared) for b in plan]
-        stepper.step(batches[0])  # warm-up
-        start = time.perf_counter()
-        for batch in batches:
-            stepper.step(batch)
-        seconds[shared] = time.perf_counter() - start
+        steppers[key] = Stepper(vlm, features, training, steps, device)
+    return steppers
+
+
+def demo_epoch(backbone, cfg: ExperimentConfig, device: torch.device) -> str:
+    """One epoch of the demo cell ``cfg`` (fake features), packed as it trains and unpacked."""
+    data, task = demo_data(4)  # the emoji demo has 4 artwork sets
+    cfg = cfg.model_copy(update={"task": task})
+    train, groups, features = train_set(data, cfg, backbone, cfg.data.image_tokens)
+    _, plan = epoch_plans([g.n for g in groups], cfg.training, cfg.seed)[0]
+    batches = [[groups[g] for g in b] for b in plan]
+    steppers = make_steppers(backbone, features, cfg.training, len(plan), device)
+    timed = time_steps(steppers, batches[:1] + batches, warmup=1, repeats=1, device=device)
+    seconds = {key: sum(ts[0] for ts in r["steps"]) for key, r in timed.items()}
     return (
         f"demo configuration ({cfg.name}: {cfg.data.max_leaves or 'all'} leaves, {cfg.ablation.kind} "
         f"ablation {cfg.ablation.level:g} %, {len(train)} train questions, {features.shape[1]} image tokens, "
-        f"batch {cfg.training.batch_size}, {len(plan)} steps): seconds per epoch packed {seconds[True]:.0f} "
-        f"(unpacked {seconds[False]:.0f})"
+        f"batch {cfg.training.batch_size}, {len(plan)} steps): seconds per epoch packed "
+        f"{seconds['packed']:.0f} (unpacked {seconds['unpacked']:.0f})"
     )
 
 
@@ -176,26 +188,14 @@ def main() -> None:
     device = resolve_device(args.device)
     data, task = demo_data(args.images_per_leaf)
     cfg = ExperimentConfig(task=task, ablation=Ablation(kind="random", level=0), seed=0)
-    shuffle = default_registry().create("shuffles", "original")
-    questions = build_question_set(data, cfg, shuffle).questions
-    train = questions[questions["split"] == "train"]
     backbone = default_registry().create("backbones", args.backbone, init=args.init, compile=args.compile)
     backbone.module.to(device)
-    index = {img: i for i, img in enumerate(sorted(train["image"].unique()))}
-    gen = torch.Generator().manual_seed(0)
-    features = torch.randn(len(index), 49, 1280, generator=gen)
-    groups = group_questions(train, index, backbone.tokenize)
+    train, groups, features = train_set(data, cfg, backbone)
     per_image = [g.n for g in groups]
-    order = list(range(len(groups)))
-    derive_rng(0, "order", 0).shuffle(order)
-    plan = plan_batches(per_image, order, args.batch_size)[: args.warmup + args.steps]
-    batches = [[groups[g] for g in b] for b in plan]
-
     training = Training(lr=1e-3, weight_decay=0.0, batch_size=args.batch_size, dtype=args.dtype)
-    steppers = {}
-    for key in ("unpacked", "packed"):
-        projector = build_projector(1280, backbone.hidden_size, seed=0).to(device)
-        steppers[key] = Stepper(VisionLM(backbone, projector, 49), features, training, len(batches), device)
+    _, plan = epoch_plans(per_image, training, cfg.seed)[0]
+    batches = [[groups[g] for g in b] for b in plan[: args.warmup + args.steps]]
+    steppers = make_steppers(backbone, features, training, len(batches), device)
     results = time_steps(steppers, batches, args.warmup, args.repeats, device)
 
     q_text = statistics.mean(len(t) for g in groups for t in g.tokens)
