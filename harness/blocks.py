@@ -57,6 +57,22 @@ def piece_blocks(real: torch.Tensor, pieces: Sequence[tuple[int, int, Sequence[i
     return PieceBlocks(real=real, index=index, mask=mask[:, None], take=take)
 
 
+def dense_mask(blocks: PieceBlocks) -> torch.Tensor:
+    """``blocks``' rule as the dense bool ``[R, 1, T, T]`` "may attend" over the padded grid of
+    ``blocks.real`` (pieces sharing a row never see each other; pads see themselves only)."""
+    rows, width = blocks.real.shape
+    grid = blocks.real.flatten().nonzero()[:, 0]  # flat token index -> padded grid position
+    filled = torch.zeros(blocks.index.numel(), dtype=torch.bool)
+    filled[blocks.take] = True
+    filled = filled.view(blocks.index.shape)  # [I, L] slots holding a real token
+    piece, q, k = (blocks.mask[:, 0] & filled[:, :, None] & filled[:, None, :]).nonzero(as_tuple=True)
+    at_q, at_k = grid[blocks.index[piece, q]], grid[blocks.index[piece, k]]
+    out = torch.zeros(rows, width, width, dtype=torch.bool)
+    out[at_q // width, at_q % width, at_k % width] = True
+    out |= torch.eye(width, dtype=torch.bool) & ~blocks.real[:, :, None]
+    return out[:, None]
+
+
 def piece_attention(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, blocks: PieceBlocks, scale: float | None
 ) -> torch.Tensor:

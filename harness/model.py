@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from harness.blocks import PieceBlocks, piece_blocks
+from harness.blocks import PieceBlocks, dense_mask, piece_blocks
 from harness.contracts import Backbone
 from harness.errors import UserError
 from harness.seeding import derive_seed
@@ -165,7 +165,6 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
     width = max(sum(len(p.tokens) for p in row) for row in rows)
     ids = torch.zeros(n_rows, width, dtype=torch.long)
     seg = torch.full((n_rows, width), -1, dtype=torch.long)
-    piece_id = torch.full((n_rows, width), -1, dtype=torch.long)
     position_ids = torch.arange(width).repeat(n_rows, 1)
     image_index = torch.full((n_rows, width), -1, dtype=torch.long)
     n_segments = sum(len(i.segments) for i in items)
@@ -173,12 +172,11 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
     pieces = []
     for r, row in enumerate(rows):
         at = 0
-        for k, p in enumerate(row):
+        for p in row:
             pieces.append((r, at, p.seg))
             sl = slice(at, at + len(p.tokens))
             ids[r, sl], seg[r, sl] = torch.tensor(p.tokens), torch.tensor(p.seg)
             position_ids[r, sl], image_index[r, sl] = torch.tensor(p.pos), torch.tensor(p.image)
-            piece_id[r, sl] = k
             for q, start in zip(p.segments, p.starts, strict=True):
                 seg_row[q], seg_start[q] = r, at + start
                 seg_len[q] = p.seg.count(p.seg[start])
@@ -187,15 +185,8 @@ def pack(items: Sequence[Item], shared: bool = True, combine: bool = True) -> Pa
             position_ids[r, at:] = torch.arange(width - at)
     real = seg >= 0
     if shared:
-        causal = torch.ones(width, width, dtype=torch.bool).tril()
-        q_seg, k_seg = seg[:, :, None], seg[:, None, :]
-        same_piece = piece_id[:, :, None] == piece_id[:, None, :]
-        allowed = (
-            causal & same_piece & ((k_seg == 0) | (k_seg == q_seg)) & real[:, :, None] & real[:, None, :]
-        )
-        allowed |= torch.eye(width, dtype=torch.bool) & ~real[:, :, None]  # pads see themselves only
-        mask = allowed[:, None]
         blocks = piece_blocks(real, pieces)
+        mask = dense_mask(blocks)  # the same rule, for backbones without piece attention
     else:
         mask, blocks = real.long(), None
     return Packed(
