@@ -17,6 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError
+from harness.presets.ablation import NAMES as ABLATION_PRESETS
+from harness.presets.ablation import table4
+from harness.profiles import DEFAULT_PROFILE, Profile, Rules, apply_profile
 
 TRAINING_PRESETS: dict[str, dict[str, float]] = {
     # PROTOCOL.md §5 (paper's Table 1) and §8 (the released code's Prismatic align-stage defaults).
@@ -33,8 +36,9 @@ class Ablation(Strict):
     """Which hypernym evidence training keeps (PROTOCOL.md §3).
 
     random: ``level`` is the percent of (leaf, hypernym) mappings removed per hypernym (0-100).
-    systematic: ``level`` is the number of whole hypernyms removed (sampled from the seed), unless
-    ``hypernyms`` names them or ``preset`` names a shipped list.  At random 100 % and systematic with
+    systematic: ``level`` is the number of whole hypernyms removed (sampled from the data seed), unless
+    ``hypernyms`` names them or ``preset`` names a shipped list (``paper-table4``: the paper's Table 4 list
+    of ``level`` = 10, 20, 30 or 40 hypernyms).  ``rules.ablation_unit`` says what a removal takes away.  At random 100 % and systematic with
     every hypernym removed, training holds leaf questions only.
     """
 
@@ -49,6 +53,11 @@ class Ablation(Strict):
             raise ValueError("random ablation level is a percent between 0 and 100")
         if self.kind == "random" and (self.hypernyms or self.preset):
             raise ValueError("hypernyms/preset apply to systematic ablation only")
+        if self.preset is not None and self.preset not in ABLATION_PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; available: {', '.join(ABLATION_PRESETS)}")
+        if self.preset == "paper-table4" and self.level not in table4():
+            levels = ", ".join(map(str, table4()))
+            raise ValueError(f"preset 'paper-table4' lists levels {levels}, not {self.level:g}")
         return self
 
 
@@ -102,9 +111,15 @@ class Data(Strict):
 
 
 class ExperimentConfig(Strict):
-    """One cell of the protocol: everything that determines one training run."""
+    """One cell of the protocol: everything that determines one training run.
+
+    ``preset`` names the rule profile (:mod:`harness.profiles`); ``rules`` and the training defaults are
+    resolved from it where the config does not set them.
+    """
 
     name: str = "experiment"
+    preset: Profile = DEFAULT_PROFILE
+    rules: Rules = Field(default_factory=Rules)
     task: str = "things"
     task_options: dict[str, Any] = Field(default_factory=dict)
     encoder: str = "efficientnet-lite0"
@@ -120,6 +135,16 @@ class ExperimentConfig(Strict):
     data: Data = Field(default_factory=Data)
     output_dir: Path = Path("runs")
     cache_dir: Path | None = None  # feature cache; default: the user cache dir
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_profile(cls, data: Any) -> Any:
+        return apply_profile(data) if isinstance(data, dict) else data
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the data choices: ``rules.data_seed``, or the run seed when it is ``"run"``."""
+        return self.seed if self.rules.data_seed == "run" else int(self.rules.data_seed)
 
     def cell_id(self) -> str:
         """Stable hash of everything that affects the result (not the output location)."""

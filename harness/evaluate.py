@@ -87,7 +87,12 @@ def _macro_f1(n: np.ndarray, n_yes: np.ndarray, pred_yes: np.ndarray, tp_yes: np
 
 
 def category_f1(pred_df: pd.DataFrame) -> pd.DataFrame:
-    """Tidy per-(subset, category) scores: subset, category, depth, n_yes, n_no, f1, majority_f1."""
+    """Tidy per-(subset, category) scores: subset, category, depth, n_yes, n_no, f1, majority_f1.
+
+    Rows whose ``scored`` column (if any) is False are left out (``rules.scored``, see harness.protocol).
+    """
+    if "scored" in pred_df.columns:
+        pred_df = pred_df[pred_df["scored"].astype(bool)]
     df = pred_df.assign(
         _y=pred_df["answer"].astype(bool),
         _p=pred_df["pred"].astype(bool),

@@ -1,31 +1,37 @@
-"""The protocol data layer (PROTOCOL.md §2-4): task data -> a ``QuestionSet``.  Pure data, no torch.
+"""The protocol data layer (PROTOCOL.md §2-4, §9): task data -> a ``QuestionSet``.  Pure data, no torch.
 
 Entry point::
 
     build_question_set(data: TaskData, cfg: ExperimentConfig, shuffle: Shuffle,
                        template: str = DEFAULT_TEMPLATE) -> QuestionSet
 
-Uses ``cfg.seed``, ``cfg.data`` (split, negatives_per_positive, max_images_per_leaf), ``cfg.ablation`` and
-``cfg.shuffle``/``cfg.shuffle_options`` (recorded only; ``shuffle`` is the built plugin).  Steps:
+Uses ``cfg.data_seed`` (every random choice below; the run seed only when ``rules.data_seed = "run"``),
+``cfg.rules`` (split, ablation unit, scored categories), ``cfg.data`` (split fractions,
+negatives_per_positive, max_images_per_leaf, max_leaves), ``cfg.ablation`` and ``cfg.shuffle``/
+``cfg.shuffle_options`` (recorded only; ``shuffle`` is the built plugin).  Steps:
 
-1. Split each leaf's sorted images by seed and leaf only (:mod:`harness.splits`), so test images are the
-   same for every ablation and shuffle of one seed.
+1. Split each leaf's sorted images by the split rule (:mod:`harness.splits`), with the data seed and the
+   leaf only, so test images are the same for every ablation and shuffle.
 2. ``mapping = shuffle.apply(data, derive_rng(seed, "shuffle", shuffle.name))``; an image of leaf ``k``
    is labelled ``mapping[k]`` and its hypernyms are those of ``mapping[k]``.  If the shuffle object has a
    JSON-ready attribute ``last_info`` after ``apply``, it is stored in ``meta["shuffle"]["info"]``.
-3. Per image, with ``derive_rng(seed, "negatives", image)``: a leaf pair (the label leaf + negatives drawn
-   uniformly from the other leaves) and, for each hypernym of the label leaf (sorted), a hypernym pair
-   (positive + negatives drawn uniformly from the hypernyms that do not apply).  A negative is never a
-   true statement: candidates whose surface text equals that of the label leaf or of one of its hypernyms
-   are excluded (THINGS has leaves named like hypernyms, e.g. leaf "bird" under hypernym "bird", so a crow
-   image never gets the leaf negative "Is there a bird ...?").  Negatives of one pair
-   are distinct; within one image hypernym negatives are drawn without replacement until the candidates
-   run out.  ``negatives_per_positive`` above the number of candidates gives all candidates.  Each pair
-   also gets the positive label's contrast questions (``TaskData.contrasts``: the same label stated
-   falsely of this image, e.g. a relation with its objects swapped) as further negatives.  Question text
-   comes from ``TaskData.question`` (the label's own template and the image's slots, if the task has them).
+3. Per image, with ``derive_rng(seed, "negatives", image)`` (``image`` is the task-relative reference):
+   a leaf pair (the label leaf + negatives drawn uniformly from the other leaves) and, for each hypernym of
+   the label leaf (sorted), a hypernym pair (positive + negatives drawn uniformly from the hypernyms that
+   do not apply).  A negative is never a true statement: candidates whose surface text equals that of the
+   label leaf or of one of its hypernyms are excluded (THINGS has leaves named like hypernyms, e.g. leaf
+   "bird" under hypernym "bird", so a crow image never gets the leaf negative "Is there a bird ...?").
+   Negatives of one pair are distinct; within one image hypernym negatives are drawn without replacement
+   until the candidates run out.  ``negatives_per_positive`` above the number of candidates gives all
+   candidates.  Each pair also gets the positive label's contrast questions (``TaskData.contrasts``: the
+   same label stated falsely of this image, e.g. a relation with its objects swapped) as further
+   negatives.  Question text comes from ``TaskData.question`` (the label's own template and the image's
+   slots, if the task has them).
 4. Ablation (:mod:`harness.ablation`): train drops pairs whose positive (label_leaf, hypernym) mapping was
    removed; in val/test such hypernym pairs are subset "unseen", other hypernym pairs "seen".
+5. ``scored`` marks the rows whose category enters its subset's macro F1 (``rules.scored``): ``all``, or
+   ``with-yes``: the (split, subset, category) has a "Yes" row, and under systematic ablation an unseen
+   category is a listed hypernym and a seen one is not.
 
 Pair ids are numbered before the ablation filter, so the test rows (pair ids included) do not depend on
 the ablation.  Rows are ordered by split (train, val, test), image, pair, answer (Yes first).
@@ -62,6 +68,7 @@ COLUMNS = (
     "pair",
     "question",
     "depth",
+    "scored",
 )
 SUBSETS = ("leaf", "seen", "unseen")
 QUESTIONS_FILE = "questions.parquet"
@@ -97,8 +104,11 @@ class QuestionSet:
         if not (directory / QUESTIONS_FILE).is_file() or not (directory / META_FILE).is_file():
             raise UserError(f"no QuestionSet in {directory} (expected {QUESTIONS_FILE} and {META_FILE})")
         payload = json.loads((directory / META_FILE).read_text())
+        questions = pd.read_parquet(directory / QUESTIONS_FILE)
+        if "scored" not in questions.columns:  # written before rules.scored existed: every row scored
+            questions["scored"] = True
         return cls(
-            questions=pd.read_parquet(directory / QUESTIONS_FILE),
+            questions=questions,
             removed=[(leaf, h) for leaf, h in payload["removed"]],
             mapping=payload["mapping"],
             meta=payload["meta"],
@@ -199,19 +209,32 @@ def sample_leaves(data: TaskData, n: int | None) -> TaskData:
     )
 
 
+def scored_rows(questions: pd.DataFrame, listed: list[str] | None = None) -> pd.Series:
+    """Rows whose (split, subset, category) has a "Yes" row; with ``listed`` (a systematic ablation's
+    hypernyms) also: unseen rows of listed categories and seen rows of the others only."""
+    has_yes = questions.groupby(["split", "subset", "category"])["answer"].transform("any").astype(bool)
+    if listed is None:
+        return has_yes
+    in_list = questions["category"].isin(listed)
+    subset = questions["subset"]
+    return has_yes & ~((subset == "unseen") & ~in_list) & ~((subset == "seen") & in_list)
+
+
 def build_question_set(
     data: TaskData, cfg: ExperimentConfig, shuffle: Shuffle, template: str = DEFAULT_TEMPLATE
 ) -> QuestionSet:
     """The cell's QuestionSet (see the module docstring for the rules)."""
     check_data(data)
     data = sample_leaves(data, cfg.data.max_leaves)
-    seed, k = cfg.seed, cfg.data.negatives_per_positive
+    seed, k = cfg.data_seed, cfg.data.negatives_per_positive
     leaves, hypernyms = data.leaves, data.derived
     leaf_index = {leaf: i for i, leaf in enumerate(leaves)}
-    split_of = split_images(data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf)
+    split_of = split_images(
+        data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf, rule=cfg.rules.split
+    )
     mapping = dict(shuffle.apply(data, derive_rng(seed, "shuffle", shuffle.name)))
     check_mapping(mapping, leaves, shuffle.name)
-    removed, ablation_info = removed_mappings(data, cfg.ablation, seed)
+    removed, ablation_info = removed_mappings(data, cfg.ablation, seed, unit=cfg.rules.ablation_unit)
     removed_set = set(removed)
     leaves_named: dict[str, list[int]] = {}
     for i, leaf in enumerate(leaves):
@@ -245,12 +268,19 @@ def build_question_set(
                     cols["depth"].append(0 if kind == "leaf" else data.depths[category])
             pair += 1
 
+    cols["scored"] = [True] * len(cols["split"])
     questions = pd.DataFrame(cols, columns=list(COLUMNS))
     dtypes = {c: "str" for c in COLUMNS}
-    questions = questions.astype({**dtypes, "answer": bool, "pair": "int64", "depth": "int64"})
+    questions = questions.astype(
+        {**dtypes, "answer": bool, "pair": "int64", "depth": "int64", "scored": bool}
+    )
+    if cfg.rules.scored == "with-yes":
+        listed = ablation_info.get("hypernyms") if cfg.ablation.kind == "systematic" else None
+        questions["scored"] = scored_rows(questions, listed)
     qs = QuestionSet(questions=questions, removed=removed, mapping=dict(sorted(mapping.items())))
     qs.meta = {
         "seed": seed,
+        "rules": cfg.rules.model_dump(mode="json"),
         "task": cfg.task,
         "template": template,
         "data": cfg.data.model_dump(

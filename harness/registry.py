@@ -7,6 +7,7 @@ fails to import or to register is reported by name with a warning and the others
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 from collections.abc import Callable
@@ -57,6 +58,14 @@ class Registry:
         """Build the object a reference ``name[:arg]`` names, passing ``options`` to its factory."""
         name, _, arg = ref.partition(":")
         return self.get(kind, name).factory(arg or None, **options)
+
+    def accepts(self, kind: str, ref: str, option: str) -> bool:
+        """Whether the factory behind ``ref`` declares the keyword ``option`` (e.g. ``profile``)."""
+        factory = self.get(kind, ref.partition(":")[0]).factory
+        try:
+            return option in inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            return False
 
     def rows(self) -> list[dict[str, str]]:
         return [

@@ -32,8 +32,16 @@ def build_cell_questions(cfg: ExperimentConfig, task: Any = None, data: Any = No
     registry = default_registry()
     task = task or registry.create("tasks", cfg.task, **cfg.task_options)
     data = data or task.load()
-    shuffle = registry.create("shuffles", cfg.shuffle, **cfg.shuffle_options)
-    return build_question_set(data, cfg, shuffle, task.question_template)
+    return build_question_set(data, cfg, create_shuffle(cfg), task.question_template)
+
+
+def create_shuffle(cfg: ExperimentConfig) -> Any:
+    """The cell's shuffle; a factory that declares ``profile`` gets the config's preset (its defaults)."""
+    registry = default_registry()
+    options = dict(cfg.shuffle_options)
+    if registry.accepts("shuffles", cfg.shuffle, "profile"):
+        options.setdefault("profile", cfg.preset)
+    return registry.create("shuffles", cfg.shuffle, **options)
 
 
 def summary_record(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from harness.ablation import leaves_of, removed_mappings
 from harness.config import Ablation
 from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.presets.ablation import SYSTEMATIC_PRESETS
+from harness.presets.ablation import SWAP_10
 from harness.protocol import build_question_set
 from harness.splits import round_half_up
 from plugins.shuffles.across_category import AcrossCategory
@@ -120,7 +120,7 @@ def test_systematic_all_equals_random_100_and_trains_leaves_only() -> None:
 def test_systematic_preset_and_named_hypernyms() -> None:
     d = data()
     _, info = removed_mappings(d, Ablation(kind="systematic", preset="paper-swap-10"), 42)
-    assert info["hypernyms"] == sorted(SYSTEMATIC_PRESETS["paper-swap-10"])
+    assert info["hypernyms"] == sorted(SWAP_10)
     named = ("bird", "vehicle")
     removed, info = removed_mappings(d, Ablation(kind="systematic", level=30, hypernyms=named), 42)
     assert info["hypernyms"] == ["bird", "vehicle"] and {h for _, h in removed} == set(named)
@@ -143,15 +143,23 @@ def test_systematic_accepts_surface_names() -> None:
     "ablation, match",
     [
         (Ablation(kind="systematic", hypernyms=("bird", "dragon")), r"'dragon'.*valid hypernyms: .*animal"),
-        (
-            Ablation(kind="systematic", preset="table4-20"),
-            r"unknown preset 'table4-20'; available: all, paper-swap-10",
-        ),
     ],
 )
 def test_unknown_names_are_user_errors(ablation: Ablation, match: str) -> None:
     with pytest.raises(UserError, match=match):
         removed_mappings(data(), ablation, 42)
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"preset": "table4-20"}, r"unknown preset 'table4-20'; available: paper-table4, paper-swap-10, all"),
+        ({"preset": "paper-table4", "level": 25}, r"'paper-table4' lists levels 10, 20, 30, 40, not 25"),
+    ],
+)
+def test_unknown_presets_fail_at_config_time(fields: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Ablation(kind="systematic", **fields)
 
 
 def test_preset_on_a_task_without_those_hypernyms_is_a_user_error() -> None:

@@ -9,8 +9,8 @@ from harness.errors import UserError
 from tests.conftest import dedent, run_cli
 
 
-def test_defaults_follow_protocol_section_5():
-    t = ExperimentConfig().training
+def test_paper_text_defaults_follow_protocol_section_5():
+    t = ExperimentConfig(preset="paper-text").training
     assert (t.lr, t.weight_decay, t.warmup_ratio, t.epochs, t.batch_size, t.max_grad_norm) == (
         2e-5,
         0.1,
@@ -19,6 +19,57 @@ def test_defaults_follow_protocol_section_5():
         16,
         1.0,
     )
+    assert t.seeded_projector_init
+
+
+def test_paper_code_is_the_default_and_takes_the_released_code_optimiser():
+    cfg = ExperimentConfig()
+    t = cfg.training
+    assert cfg.preset == "paper-code" and t.preset == "paper-code"
+    assert (t.lr, t.weight_decay, t.warmup_ratio, t.batch_size, t.max_grad_norm) == (1e-3, 0.0, 0.03, 16, 1.0)
+    assert not t.seeded_projector_init  # the released code fixed the projector's initialisation
+    assert cfg.rules.model_dump() == {
+        "split": "floor",
+        "data_seed": 0,
+        "ablation_unit": "leaves",
+        "scored": "with-yes",
+        "prompt_prefix": "<image>\n",
+        "image_position": "after-first-token",
+        "answer_tokens": "plain",
+        "answer_eos": True,
+    }
+    assert cfg.data_seed == 0 and ExperimentConfig(seed=7).data_seed == 0
+    assert ExperimentConfig(seed=7, rules={"data_seed": "run"}).data_seed == 7
+
+
+def test_a_rule_can_be_mixed_into_the_other_profile_and_explicit_training_wins():
+    cfg = ExperimentConfig(preset="paper-text", rules={"split": "floor"}, training={"lr": 0.01})
+    assert cfg.rules.split == "floor" and cfg.rules.ablation_unit == "mappings"
+    assert (cfg.training.lr, cfg.training.weight_decay) == (0.01, 0.1)
+    t = ExperimentConfig(training={"preset": "paper-table1"}).training
+    assert (t.lr, t.weight_decay, t.seeded_projector_init) == (2e-5, 0.1, False)
+    assert ExperimentConfig().cell_id() != ExperimentConfig(preset="paper-text").cell_id()
+
+
+def test_resolved_rules_round_trip_through_config_toml(tmp_path):
+    from harness.runs import write_config
+
+    cfg = ExperimentConfig(preset="paper-text", rules={"split": "floor"}, seed=3)
+    write_config(tmp_path / "config.toml", cfg)
+    text = (tmp_path / "config.toml").read_text()
+    assert 'split = "floor"' in text and 'ablation_unit = "mappings"' in text
+    again = load_grid(tmp_path / "config.toml").cells()
+    assert again == [cfg] and again[0].cell_id() == cfg.cell_id()
+
+
+def test_unknown_profile_and_rule_values_name_the_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('preset = "paper-blog"\n')
+    with pytest.raises(UserError, match="preset"):
+        load_grid(path)
+    path.write_text('[rules]\nsplit = "ceil"\n')
+    with pytest.raises(UserError, match="rules.split"):
+        load_grid(path)
 
 
 def test_presets_set_optimiser_and_explicit_values_win():

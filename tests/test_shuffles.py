@@ -20,7 +20,7 @@ from harness.seeding import derive_rng
 from plugins.shuffles.across_category import AcrossCategory
 from plugins.shuffles.hypernym_swap import PAPER_PAIRS, HypernymSwap
 from plugins.shuffles.original import Original
-from plugins.shuffles.within_category import WithinCategory
+from plugins.shuffles.within_category import WithinCategory, hypernym_groups, merge_singletons
 
 try:
     from test_protocol_fixtures import make_cfg, taxonomies, things_data
@@ -52,7 +52,7 @@ def test_shuffles_are_bijections(data: TaskData, seed: int, cls) -> None:
 @settings(max_examples=60, deadline=None)
 @given(taxonomies(), st.integers(0, 1000))
 def test_within_category_keeps_hypernym_sets_without_fixed_points(data: TaskData, seed: int) -> None:
-    shuffle = WithinCategory()
+    shuffle = WithinCategory(profile="paper-text")  # singletons keep their own images
     mapping = shuffle.apply(data, derive_rng(seed, "shuffle"))
     group_size = {}
     for leaf in data.leaves:
@@ -61,6 +61,47 @@ def test_within_category_keeps_hypernym_sets_without_fixed_points(data: TaskData
         assert _hyps(data, leaf) == _hyps(data, label)
         assert (label == leaf) == (group_size[_hyps(data, leaf)] == 1)
     assert shuffle.last_info["singletons"] == sum(1 for n in group_size.values() if n == 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(taxonomies(), st.integers(0, 1000))
+def test_within_category_paper_code_leaves_no_leaf_its_own_images(data: TaskData, seed: int) -> None:
+    shuffle = WithinCategory()  # paper-code: singletons merged, orphans cycled
+    mapping = shuffle.apply(data, derive_rng(seed, "shuffle"))
+    assert sorted(mapping) == data.leaves and sorted(mapping.values()) == data.leaves
+    if len(data.leaves) >= 2:
+        assert all(k != v for k, v in mapping.items())
+    info = shuffle.last_info
+    assert info["rule"] == "merge" and info["merged"] + info["orphans"] == info["singletons"]
+    groups, orphans, _ = merge_singletons(hypernym_groups(data))
+    group_of = {leaf: key for key, leaves in groups.items() for leaf in leaves}
+    for key, leaves in groups.items():  # a merged group's key is a subset of each member's hypernyms
+        assert all(set(key) <= _hyps(data, leaf) for leaf in leaves)
+    if not orphans:  # every label comes from its image leaf's (merged) group
+        assert all(group_of[leaf] == group_of[label] for leaf, label in mapping.items())
+
+
+def test_within_category_merges_a_singleton_into_its_most_specific_group() -> None:
+    relations = {
+        "crow": ("animal", "bird"),
+        "owl": ("animal", "bird"),
+        "penguin": ("animal", "bird", "sea animal"),  # alone: joins {animal, bird}, not {animal}
+        "cat": ("animal",),
+        "dog": ("animal",),
+        "kayak": ("boat",),  # alone, no group below it: an orphan in a 3-cycle
+    }
+    depths = {"animal": 1, "bird": 1, "sea animal": 1, "boat": 1}
+    data = TaskData(images={k: [f"{k}.jpg"] for k in relations}, relations=relations, depths=depths)
+    shuffle = WithinCategory()
+    mapping = shuffle.apply(data, derive_rng(0, "shuffle"))
+    assert all(k != v for k, v in mapping.items()) and sorted(mapping.values()) == sorted(relations)
+    assert mapping["penguin"] in {"crow", "owl"}
+    assert shuffle.last_info == {"groups": 2, "singletons": 2, "rule": "merge", "merged": 1, "orphans": 1}
+    keep = WithinCategory(profile="paper-text").apply(data, derive_rng(0, "shuffle"))
+    assert keep["penguin"] == "penguin" and keep["kayak"] == "kayak"
+    assert WithinCategory(profile="paper-text", singletons="merge").singletons == "merge"
+    with pytest.raises(UserError, match="singletons must be 'merge' or 'keep'"):
+        WithinCategory(singletons="drop")
 
 
 def test_original_is_identity() -> None:
@@ -75,9 +116,12 @@ def test_across_category_breaks_hypernym_sets_on_things() -> None:
     broken = sum(_hyps(data, k) != _hyps(data, v) for k, v in mapping.items()) / len(mapping)
     assert broken > 0.9
     assert shuffle.last_fixed_points == sum(k == v for k, v in mapping.items())
-    within = WithinCategory().apply(data, derive_rng(42, "shuffle", "within_category"))
+    within = WithinCategory(profile="paper-text").apply(data, derive_rng(42, "shuffle", "within_category"))
     assert all(_hyps(data, k) == _hyps(data, v) for k, v in within.items())
     assert sum(k != v for k, v in within.items()) > len(within) / 2
+    merged = WithinCategory().apply(data, derive_rng(42, "shuffle", "within_category"))
+    assert all(k != v for k, v in merged.items())
+    assert sum(_hyps(data, k) == _hyps(data, v) for k, v in merged.items()) / len(merged) > 0.8
 
 
 def test_protocol_stores_fixed_points_and_shuffle_info() -> None:

@@ -1,9 +1,18 @@
 """Within-category shuffle: permute leaf labels inside groups of leaves with the same hypernym set.
 
-Leaves are grouped by the exact (frozen) set of their hypernyms.  Each group of two or more leaves gets a
-uniformly random derangement (no leaf keeps its own images), drawn by rejection sampling; a group of
-one leaf cannot be deranged and maps to itself (PROTOCOL.md §4: "where the group allows it").  The number
-of such singletons is in ``last_info["singletons"]``.
+Leaves are grouped by the exact (frozen) set of their hypernyms; each group of two or more leaves gets a
+uniformly random derangement (no leaf keeps its own images), drawn by rejection sampling.  A leaf alone in
+its group (a singleton) is handled by the option ``singletons``:
+
+- ``merge`` (the released code, ``src/shuffle/mislabel.py``; default under the ``paper-code`` profile):
+  a singleton joins the most specific group of two or more leaves whose hypernym set is a subset of its
+  own (ties: the smaller group, then the sorted key); singletons with no such group are orphans: one
+  orphan joins a 3-cycle with the first mapping of the first group, two or more are deranged among
+  themselves.  No leaf keeps its own images.
+- ``keep`` (default under ``paper-text``): a singleton maps to itself (PROTOCOL.md §4: "where the group
+  allows it").
+
+``last_info`` records the groups, singletons, merged singletons and orphans.
 """
 
 from __future__ import annotations
@@ -12,7 +21,10 @@ import random
 from typing import Any
 
 from harness.contracts import TaskData
+from harness.errors import UserError
 from plugins.shuffles._args import reject_extra
+
+Key = tuple[str, ...]
 
 
 def derangement(items: list[str], rng: random.Random) -> list[str]:
@@ -24,25 +36,67 @@ def derangement(items: list[str], rng: random.Random) -> list[str]:
             return perm
 
 
+def hypernym_groups(data: TaskData) -> dict[Key, list[str]]:
+    """Sorted hypernym set -> its leaves (sorted)."""
+    groups: dict[Key, list[str]] = {}
+    for leaf in data.leaves:
+        groups.setdefault(tuple(sorted(set(data.relations.get(leaf, ())))), []).append(leaf)
+    return groups
+
+
+def merge_singletons(groups: dict[Key, list[str]]) -> tuple[dict[Key, list[str]], list[str], int]:
+    """The released code's rule: (groups with singletons merged, orphans, number merged)."""
+    merged = {k: list(v) for k, v in groups.items() if len(v) >= 2}
+    targets = sorted(merged)
+    orphans, moved = [], 0
+    for key in sorted(k for k, v in groups.items() if len(v) == 1):
+        candidates = [k for k in targets if set(k) <= set(key)]
+        if not candidates:
+            orphans.append(groups[key][0])
+            continue
+        best = min(candidates, key=lambda k: (-len(k), len(merged[k]), k))
+        merged[best].append(groups[key][0])
+        moved += 1
+    return merged, orphans, moved
+
+
 class WithinCategory:
     name = "within_category"
 
-    def __init__(self, arg: str | None = None, **options: Any) -> None:
+    def __init__(self, arg: str | None = None, profile: str = "paper-code", **options: Any) -> None:
+        singletons = options.pop("singletons", "merge" if profile == "paper-code" else "keep")
         reject_extra(self.name, arg, options)
+        if singletons not in ("merge", "keep"):
+            raise UserError(f"shuffle option singletons must be 'merge' or 'keep', not {singletons!r}")
+        self.singletons = singletons
         self.last_info: dict[str, Any] = {}
 
     def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for leaf in data.leaves:
-            groups.setdefault(tuple(sorted(set(data.relations.get(leaf, ())))), []).append(leaf)
+        groups = hypernym_groups(data)
+        n_single = sum(1 for v in groups.values() if len(v) == 1)
         mapping: dict[str, str] = {}
-        singletons = 0
+        orphans: list[str] = []
+        moved = 0
+        if self.singletons == "merge":
+            groups, orphans, moved = merge_singletons(groups)
         for key in sorted(groups):
             members = groups[key]
             if len(members) == 1:
-                singletons += 1
                 mapping[members[0]] = members[0]
             else:
                 mapping.update(zip(members, derangement(members, rng), strict=True))
-        self.last_info = {"groups": len(groups), "singletons": singletons}
+        if len(orphans) == 1 and mapping:
+            first = groups[sorted(groups)[0]][0]  # a 3-cycle through an existing mapping
+            mapping[first], mapping[orphans[0]] = orphans[0], mapping[first]
+        elif len(orphans) == 1:
+            mapping[orphans[0]] = orphans[0]
+        elif orphans:
+            mapping.update(zip(orphans, derangement(orphans, rng), strict=True))
+        self.last_info = {
+            "groups": len(groups),
+            "singletons": n_single,
+            "rule": self.singletons,
+            "merged": moved,
+            "orphans": len(orphans),
+        }
         return mapping
