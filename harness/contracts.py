@@ -115,6 +115,8 @@ class Encoder(Protocol):
 class Backbone(Protocol):
     """A frozen causal LM.  ``module`` is the underlying ``torch.nn.Module``.
 
+    Optional: ``eos_id`` (the end-of-sequence token; needed by ``rules.answer_eos``) and ``yes_token`` /
+    ``no_token`` (the texts of ``yes_id`` / ``no_id``, shown in manifests).
     Optional: ``hidden_blocks(inputs_embeds [1, N, H], position_ids [1, N], blocks) -> [1, N, H]``, final
     hidden states of a shared-prefix packed batch's real tokens where attention stays inside the pieces of
     ``blocks`` (:class:`harness.blocks.PieceBlocks`; :func:`harness.blocks.piece_attention` computes it).

@@ -10,24 +10,14 @@ scored the same way; this matches the paper's published ``*_guess_*`` baselines.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from harness.contracts import Backbone
-from harness.model import Projector, VisionLM, group_questions, plan_batches
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def autocast(device: torch.device, dtype: str):
-    """bf16/fp16 autocast on CUDA; a no-op on CPU or for float32."""
-    if device.type == "cuda" and dtype != "float32":
-        return torch.autocast("cuda", dtype=DTYPES[dtype])
-    return nullcontext()
+from harness.model import Projector, VisionLM, plan_batches
+from harness.prompt import Prompt
 
 
 @torch.no_grad()
@@ -38,11 +28,12 @@ def score(
     index: dict[str, int],
     questions: pd.DataFrame,
     batch_size: int = 64,
-    dtype: str = "float32",
+    prompt: Prompt | None = None,
 ) -> pd.DataFrame:
     """``questions`` plus logit_yes, logit_no, margin (= yes - no), pred (margin > 0) and nll (of the
-    correct answer over the full vocabulary), computed on the projector's device with shared-prefix packing;
-    ``batch_size`` counts questions."""
+    correct answer over the full vocabulary), computed on the projector's device with shared-prefix packing,
+    in the backbone's current dtype; ``batch_size`` counts questions; ``prompt`` defaults to
+    :meth:`Prompt.default`."""
     out = questions.copy()
     if len(questions) == 0:
         for col in ("logit_yes", "logit_no", "margin", "nll"):
@@ -50,19 +41,18 @@ def score(
         out["pred"] = pd.Series(dtype=bool)
         return out
     device = next(projector.parameters()).device
-    vlm = VisionLM(backbone, projector, features.shape[1])
-    groups = group_questions(questions, index, backbone.tokenize)
+    vlm = VisionLM(backbone, projector, features.shape[1], prompt)
+    groups = vlm.groups(questions, index)
     yes, no, nll = (np.zeros(len(questions)) for _ in range(3))
     was_training = projector.training
     projector.eval()
     try:
         for batch_ids in plan_batches([g.n for g in groups], range(len(groups)), batch_size):
             batch = vlm.batch([groups[g] for g in batch_ids])
-            with autocast(device, dtype):
-                logits = vlm.answer_logits(batch, features, device)
+            logits = vlm.answer_logits(batch, features, device)
             losses = F.cross_entropy(logits, batch.targets.to(device), reduction="none")
-            yes[batch.positions] = logits[:, backbone.yes_id].cpu().numpy()
-            no[batch.positions] = logits[:, backbone.no_id].cpu().numpy()
+            yes[batch.positions] = logits[:, vlm.prompt.yes_id].cpu().numpy()
+            no[batch.positions] = logits[:, vlm.prompt.no_id].cpu().numpy()
             nll[batch.positions] = losses.cpu().numpy()
     finally:
         projector.train(was_training)

@@ -1,4 +1,7 @@
-"""The projector, and the frozen LM fed ``[BOS?] [projected image tokens] [question tokens]``.
+"""The projector, and the frozen LM fed ``lead [projected image tokens] shared [question tokens]``.
+
+The token layout (``lead``: BOS or the prompt's first token; ``shared``: the rest of the prompt prefix) and
+the answer tokens come from a :class:`harness.prompt.Prompt`.
 
 Shared-prefix packing: one row per image holds the prefix (BOS if the backbone uses one, then the image
 tokens) once, followed by all of that image's questions.  A block attention mask lets each question see the
@@ -22,6 +25,7 @@ from torch import nn
 from harness.blocks import PieceBlocks, dense_mask, piece_blocks
 from harness.contracts import Backbone
 from harness.errors import UserError
+from harness.prompt import Prompt
 from harness.seeding import derive_seed
 
 FIXED_PROJECTOR_SEED = 0  # used when Training.seeded_projector_init is False (the paper's code fixed it)
@@ -245,9 +249,16 @@ class ImageGroup:
 
 
 def group_questions(
-    questions: pd.DataFrame, index: dict[str, int], tokenize: Callable[[str], list[int]]
+    questions: pd.DataFrame,
+    index: dict[str, int],
+    tokenize: Callable[[str], list[int]],
+    answer_ids: tuple[int, int] | None = None,
 ) -> list[ImageGroup]:
-    """One group per image (sorted by image), questions in frame order; each question text tokenized once."""
+    """One group per image (sorted by image), questions in frame order; each question text tokenized once.
+
+    With ``answer_ids = (yes_id, no_id)`` each question's tokens end with its answer token (training with
+    the end-of-sequence token in the loss).
+    """
     missing = sorted(set(questions["image"]) - set(index))
     if missing:
         raise UserError(f"{len(missing)} question images have no features, e.g. {missing[0]!r}")
@@ -260,7 +271,10 @@ def group_questions(
     groups = []
     for image, pos in sorted(questions.groupby("image", sort=False).indices.items()):
         pos = np.sort(pos)
-        groups.append(ImageGroup(image, index[image], pos, [cache[t] for t in texts[pos]], answers[pos]))
+        tokens = [cache[t] for t in texts[pos]]
+        if answer_ids is not None:
+            tokens = [[*ids, answer_ids[0] if a else answer_ids[1]] for ids, a in zip(tokens, answers[pos])]
+        groups.append(ImageGroup(image, index[image], pos, tokens, answers[pos]))
     return groups
 
 
@@ -293,35 +307,76 @@ class Batch:
     rows: torch.Tensor  # [items] feature row of each item
     positions: np.ndarray  # [Q] positions in the question frame
     targets: torch.Tensor  # [Q] yes_id / no_id
+    eos_id: int | None = None  # set when each segment ends with its answer token, followed by EOS
+
+    @property
+    def answer_at(self) -> torch.Tensor:
+        """Position of each question's answer prediction (its last question token)."""
+        last = self.packed.last
+        return last - 1 if self.eos_id is not None else last
 
 
 class VisionLM:
-    """A frozen backbone and a projector wired per PROTOCOL.md §1: BOS?, image tokens, question."""
+    """A frozen backbone and a projector wired per PROTOCOL.md §1: lead, image tokens, shared, question."""
 
-    def __init__(self, backbone: Backbone, projector: Projector, n_image_tokens: int) -> None:
+    def __init__(
+        self, backbone: Backbone, projector: Projector, n_image_tokens: int, prompt: Prompt | None = None
+    ) -> None:
         self.backbone, self.projector, self.n_image_tokens = backbone, projector, n_image_tokens
-        self.image_slots = (len(self.prefix()) - n_image_tokens, len(self.prefix()))
+        self.prompt = prompt or Prompt.default(backbone)
+        start = len(self.prompt.lead)
+        self.image_slots = (start, start + n_image_tokens)
 
     def prefix(self) -> list[int]:
-        bos = [self.backbone.bos_id] if self.backbone.bos_id is not None else []
-        return bos + [0] * self.n_image_tokens
+        return [*self.prompt.lead, *([0] * self.n_image_tokens), *self.prompt.shared]
 
-    def batch(self, groups: Sequence[ImageGroup], shared: bool = True, combine: bool = True) -> Batch:
-        """Packed inputs (see :func:`pack`); ``shared=False`` gives the unpacked reference."""
+    def groups(
+        self, questions: pd.DataFrame, index: dict[str, int], with_answers: bool = False
+    ) -> list[ImageGroup]:
+        """The image groups of ``questions``; ``with_answers``: for training with EOS in the loss."""
+        answers = (self.prompt.yes_id, self.prompt.no_id)
+        feed = with_answers and self.prompt.eos_id is not None
+        return group_questions(questions, index, self.prompt.question, answers if feed else None)
+
+    def batch(
+        self,
+        groups: Sequence[ImageGroup],
+        shared: bool = True,
+        combine: bool = True,
+        with_answers: bool = False,
+    ) -> Batch:
+        """Packed inputs (see :func:`pack`); ``shared=False`` gives the unpacked reference.
+
+        ``with_answers``: the groups' tokens end with their answer tokens (see :meth:`groups`).
+        """
         prefix = self.prefix()
         packed = pack([Item(prefix, g.tokens, self.image_slots) for g in groups], shared, combine)
         answers = np.concatenate([g.answers for g in groups])
-        targets = np.where(answers, self.backbone.yes_id, self.backbone.no_id)
+        targets = np.where(answers, self.prompt.yes_id, self.prompt.no_id)
         return Batch(
             packed=packed,
             rows=torch.tensor([g.row for g in groups], dtype=torch.long),
             positions=np.concatenate([g.positions for g in groups]),
             targets=torch.as_tensor(targets, dtype=torch.long),
+            eos_id=self.prompt.eos_id if with_answers else None,
         )
+
+    def _hidden(self, batch: Batch, features: torch.Tensor, device: torch.device | str):
+        packed = batch.packed.to(device)
+        feats = features[batch.rows].to(device=device, dtype=torch.float32)
+        return packed, hidden_states(self.backbone, packed, self.projector(feats))
 
     def answer_logits(self, batch: Batch, features: torch.Tensor, device: torch.device | str) -> torch.Tensor:
         """Float32 vocabulary logits ``[Q, V]`` at each question's answer position."""
-        packed = batch.packed.to(device)
-        feats = features[batch.rows].to(device=device, dtype=torch.float32)
-        h = hidden_states(self.backbone, packed, self.projector(feats))
-        return self.backbone.logits(h[packed.seg_row, packed.last]).float()
+        packed, h = self._hidden(batch, features, device)
+        return self.backbone.logits(h[packed.seg_row, batch.answer_at.to(device)]).float()
+
+    def loss(self, batch: Batch, features: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+        """Mean NLL over the batch's label tokens: each answer, and its EOS when ``batch.eos_id`` is set."""
+        packed, h = self._hidden(batch, features, device)
+        rows, at, targets = packed.seg_row, batch.answer_at.to(device), batch.targets.to(device)
+        if batch.eos_id is not None:
+            rows, at = torch.cat([rows, rows]), torch.cat([at, at + 1])
+            targets = torch.cat([targets, torch.full_like(targets, batch.eos_id)])
+        logits = self.backbone.logits(h[rows, at]).float()
+        return torch.nn.functional.cross_entropy(logits, targets)

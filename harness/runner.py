@@ -95,6 +95,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     from harness.coherence import image_groups, visual_coherence
     from harness.evaluate import category_f1, score, summary
     from harness.features import default_cache_dir, encode_images
+    from harness.prompt import build_prompt
     from harness.train import train_projector
 
     started = time.time()
@@ -115,6 +116,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     backbone = registry.create(
         "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
     )
+    prompt = build_prompt(backbone, cfg.rules)
     log_path = run.path / "train_log.jsonl"
     with log_path.open("w") as log_file:
 
@@ -134,9 +136,10 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
             cfg.seed,
             log=log,
             checkpoint_dir=run.path / checkpoint.NAME,
+            prompt=prompt,
         )
     test = questions[questions["split"] == "test"]
-    predictions = score(backbone, projector, features, index, test, dtype=cfg.training.dtype)
+    predictions = score(backbone, projector, features, index, test, prompt=prompt)
     metrics = category_f1(predictions)
     _write_parquet(run.path / "predictions.parquet", predictions)
     _write_parquet(run.path / "metrics.parquet", metrics)
@@ -153,7 +156,10 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
             **base_manifest(),
             "config": cfg.model_dump(mode="json"),
             "cell_id": cfg.cell_id(),
-            "seeds": {"run": cfg.seed},
+            "seeds": {"run": cfg.seed, "data": cfg.data_seed},
+            "rules": {"preset": cfg.preset, **cfg.rules.model_dump(mode="json")},
+            "prompt": prompt.describe(),
+            "precision": str(next(backbone.module.parameters()).dtype).removeprefix("torch."),
             "fingerprints": {
                 "task": task.fingerprint(),
                 "encoder": encoder.fingerprint(),

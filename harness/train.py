@@ -1,13 +1,15 @@
-"""Projector training through the frozen LM (PROTOCOL.md §1, §5; shared-prefix packing).
+"""Projector training through the frozen LM (PROTOCOL.md §1, §5, §9; shared-prefix packing).
 
-Loss: NLL of the correct answer token (``yes_id``/``no_id``) under the full-vocabulary log-softmax at each
-question's answer position, averaged over the batch's questions.  AdamW (weight decay on weight matrices
+Loss: NLL of the correct answer token (the prompt's ``yes_id``/``no_id``) under the full-vocabulary
+log-softmax at each question's answer position, and with ``rules.answer_eos`` also of the end-of-sequence
+token after the fed answer token, averaged over the batch's label tokens (:meth:`VisionLM.loss`).  AdamW (weight decay on weight matrices
 only, not biases, as Prismatic does), learning rate with linear warmup over ``int(warmup_ratio * steps)``
 steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup`` formula), gradient clipping
 at ``max_grad_norm``.  A batch holds whole images (their questions are packed behind one image prefix) and
 about ``batch_size`` questions: see :func:`harness.model.plan_batches`.  Epoch ``e`` visits the images in
 the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after that fraction of its
-batches.  On CUDA, ``training.dtype`` bfloat16/float16 turns on autocast; on CPU training is float32.
+batches.  ``training.dtype`` bfloat16/float16 runs the frozen backbone in that dtype
+(:mod:`harness.precision`: CUDA, and bfloat16 on CPUs with native support; else float32 with a warning).
 With a checkpoint folder, the state is saved after every epoch and training resumes from it
 (:mod:`harness.checkpoint`); resumed training on CPU is bit-identical to uninterrupted training.
 """
@@ -23,7 +25,6 @@ from typing import Any
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,8 +37,10 @@ from rich.progress import (
 from harness import checkpoint
 from harness.config import Training
 from harness.contracts import Backbone
-from harness.evaluate import autocast, category_f1, score, summary
-from harness.model import Batch, Projector, VisionLM, build_projector, group_questions, plan_batches
+from harness.evaluate import category_f1, score, summary
+from harness.model import Batch, Projector, VisionLM, build_projector, plan_batches
+from harness.precision import prepare_backbone
+from harness.prompt import Prompt
 from harness.seeding import derive_rng
 
 Log = Callable[[dict[str, Any]], None]
@@ -85,7 +88,7 @@ def make_optimizer(projector: Projector, training: Training) -> torch.optim.Adam
 
 
 class Stepper:
-    """One optimiser step on a batch: forward (autocast on CUDA), loss, backward, clip, AdamW, schedule."""
+    """One optimiser step on a batch: forward, loss, backward, clip, AdamW, schedule."""
 
     def __init__(
         self,
@@ -107,9 +110,7 @@ class Stepper:
 
     def step(self, batch: Batch) -> tuple[float, float]:
         """(mean loss, gradient norm before clipping) of one step."""
-        with autocast(self.device, self.training.dtype):
-            logits = self.vlm.answer_logits(batch, self.features, self.device)
-        loss = F.cross_entropy(logits, batch.targets.to(self.device))
+        loss = self.vlm.loss(batch, self.features, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
@@ -128,9 +129,10 @@ def validate(
     index: dict[str, int],
     val: pd.DataFrame,
     training: Training,
+    prompt: Prompt | None = None,
 ) -> dict[str, float]:
     scored = score(
-        backbone, projector, features, index, val, batch_size=4 * training.batch_size, dtype=training.dtype
+        backbone, projector, features, index, val, batch_size=4 * training.batch_size, prompt=prompt
     )
     out = {"val_loss": float(scored["nll"].mean())}
     for row in summary(category_f1(scored)).itertuples():
@@ -149,6 +151,7 @@ def train_projector(
     log: Log | None = None,
     progress: bool = True,
     checkpoint_dir: Path | None = None,
+    prompt: Prompt | None = None,
 ) -> Projector:
     """Train a fresh projector on ``train`` questions; ``features`` ``[I, N, D]`` rows are named by ``index``.
 
@@ -165,11 +168,11 @@ def train_projector(
             log(record)
 
     device = resolve_device(training.device)
-    backbone.module.to(device).eval().requires_grad_(False)
+    prepare_backbone(backbone, device, training.dtype)
     projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
     projector.to(device).train()
-    vlm = VisionLM(backbone, projector, features.shape[1])
-    groups = group_questions(train, index, backbone.tokenize)
+    vlm = VisionLM(backbone, projector, features.shape[1], prompt)
+    groups = vlm.groups(train, index, with_answers=True)
     plans = epoch_plans([g.n for g in groups], training, seed)
     total = sum(len(batches) for _, batches in plans)
     stepper = Stepper(vlm, features, training, total, device)
@@ -182,7 +185,7 @@ def train_projector(
     }
     start_epoch, step, key = 0, 0, ""
     if checkpoint_dir is not None:
-        key = _training_key(backbone, features, train, val, training, seed, total)
+        key = _training_key(backbone, features, train, val, training, seed, total, vlm.prompt)
         resumed = checkpoint.load(checkpoint_dir, key, parts)
         if resumed is not None:
             for record in resumed.log:
@@ -197,7 +200,7 @@ def train_projector(
                     "kind": "val",
                     "step": step,
                     "epoch": epoch,
-                    **validate(backbone, projector, features, index, val, training),
+                    **validate(backbone, projector, features, index, val, training, vlm.prompt),
                 }
             )
             projector.train()
@@ -215,7 +218,7 @@ def train_projector(
         task = bar.add_task("train", total=total, completed=step, info="")
         for epoch, batches in plans[start_epoch:]:
             for b, batch_ids in enumerate(batches):
-                batch = vlm.batch([groups[g] for g in batch_ids])
+                batch = vlm.batch([groups[g] for g in batch_ids], with_answers=True)
                 loss, grad_norm = stepper.step(batch)
                 step += 1
                 window["loss"] += loss
@@ -257,8 +260,10 @@ def _training_key(
     training: Training,
     seed: int,
     total: int,
+    prompt: Prompt,
 ) -> str:
-    """What a checkpoint must match to be resumed: config, seed, backbone, feature shape and questions."""
+    """What a checkpoint must match to be resumed: config, seed, backbone, prompt, feature shape and
+    questions."""
     questions = hashlib.sha256()
     for frame in (train, val):
         if frame is not None and len(frame):
@@ -268,6 +273,7 @@ def _training_key(
         training=training.model_dump(mode="json", exclude={"device"}),
         seed=seed,
         backbone=backbone.fingerprint(),
+        prompt=prompt.describe(),
         features=[list(features.shape), str(features.dtype)],
         questions=questions.hexdigest(),
         steps=total,

@@ -80,6 +80,7 @@ class StubBackbone:
         self.hidden_size = vocab
         self.yes_id, self.no_id = self.id("Yes"), self.id("No")
         self.bos_id = self.tokenizer.bos_token_id if bos else None
+        self.eos_id = self.tokenizer.eos_token_id
         self.module = torch.nn.Linear(vocab, vocab)
         with torch.no_grad():
             self.module.weight.zero_()

@@ -133,6 +133,7 @@ class HFCausalBackbone:
         self.hidden_size = int(self.config.hidden_size)
         self.yes_token, self.yes_id, self.no_token, self.no_id = answer_tokens(self.tokenizer)
         self.bos_id = _bos_id(self.tokenizer, bos)
+        self.eos_id = self.tokenizer.eos_token_id
         self._base = self.module.base_model
         if attn_implementation == "sdpa" and not compile:
             self.module.set_attn_implementation(BLOCKS)  # sdpa, plus piece attention in hidden_blocks
