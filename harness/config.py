@@ -38,8 +38,8 @@ class Ablation(Strict):
     random: ``level`` is the percent of (leaf, hypernym) mappings removed per hypernym (0-100).
     systematic: ``level`` is the number of whole hypernyms removed (sampled from the data seed), unless
     ``hypernyms`` names them or ``preset`` names a shipped list (``paper-table4``: the paper's Table 4 list
-    of ``level`` = 10, 20, 30 or 40 hypernyms).  ``rules.ablation_unit`` says what a removal takes away.  At random 100 % and systematic with
-    every hypernym removed, training holds leaf questions only.
+    of ``level`` = 10, 20, 30 or 40 hypernyms).  ``rules.ablation_unit`` says what a removal takes away.
+    At random 100 % and systematic with every hypernym removed, training holds leaf questions only.
     """
 
     kind: Literal["random", "systematic"] = "random"

@@ -273,7 +273,10 @@ def group_questions(
         pos = np.sort(pos)
         tokens = [cache[t] for t in texts[pos]]
         if answer_ids is not None:
-            tokens = [[*ids, answer_ids[0] if a else answer_ids[1]] for ids, a in zip(tokens, answers[pos])]
+            tokens = [
+                [*ids, answer_ids[0] if a else answer_ids[1]]
+                for ids, a in zip(tokens, answers[pos], strict=True)
+            ]
         groups.append(ImageGroup(image, index[image], pos, tokens, answers[pos]))
     return groups
 

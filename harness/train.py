@@ -2,8 +2,8 @@
 
 Loss: NLL of the correct answer token (the prompt's ``yes_id``/``no_id``) under the full-vocabulary
 log-softmax at each question's answer position, and with ``rules.answer_eos`` also of the end-of-sequence
-token after the fed answer token, averaged over the batch's label tokens (:meth:`VisionLM.loss`).  AdamW (weight decay on weight matrices
-only, not biases, as Prismatic does), learning rate with linear warmup over ``int(warmup_ratio * steps)``
+token after the fed answer token, averaged over the batch's label tokens (:meth:`VisionLM.loss`).  AdamW
+(weight decay on weight matrices only, not biases, as Prismatic does), learning rate with linear warmup over ``int(warmup_ratio * steps)``
 steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup`` formula), gradient clipping
 at ``max_grad_norm``.  A batch holds whole images (their questions are packed behind one image prefix) and
 about ``batch_size`` questions: see :func:`harness.model.plan_batches`.  Epoch ``e`` visits the images in
