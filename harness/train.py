@@ -1,16 +1,16 @@
 """Projector training through the frozen LM (PROTOCOL.md §1, §5, §9; shared-prefix packing).
 
-Loss: NLL of the correct answer token (the prompt's ``yes_id``/``no_id``) under the full-vocabulary
-log-softmax at each question's answer position, and with ``rules.answer_eos`` also of the end-of-sequence
-token after the fed answer token, averaged over the batch's label tokens (:meth:`VisionLM.loss`).  AdamW
-(weight decay on weight matrices only, not biases, as Prismatic does), learning rate with linear warmup over ``int(warmup_ratio * steps)``
-steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup`` formula), gradient clipping
-at ``max_grad_norm``.  A batch holds whole images (their questions are packed behind one image prefix) and
-about ``batch_size`` questions: see :func:`harness.model.plan_batches`.  Epoch ``e`` visits the images in
-the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after that fraction of its
-batches.  ``training.dtype`` bfloat16/float16 runs the frozen backbone in that dtype
-(:mod:`harness.precision`: CUDA, and bfloat16 on CPUs with native support; else float32 with a warning).
-With a checkpoint folder, the state is saved after every epoch and training resumes from it
+Loss: NLL of the correct answer token (the prompt's ``yes_id``/``no_id``) under the full-vocabulary log-
+softmax at each question's answer position, and with ``rules.answer_eos`` also of the end-of-sequence token
+after the fed answer token, averaged over the batch's label tokens (:meth:`VisionLM.loss`). AdamW (weight
+decay on weight matrices only, not biases, as Prismatic does), learning rate with linear warmup over
+``int(warmup_ratio * steps)`` steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup``
+formula), gradient clipping at ``max_grad_norm``. A batch holds whole images (their questions are packed
+behind one image prefix) and about ``batch_size`` questions: see :func:`harness.model.plan_batches`. Epoch
+``e`` visits the images in the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after
+that fraction of its batches. ``training.dtype`` bfloat16/float16 runs the frozen backbone in that dtype
+(:mod:`harness.precision`: CUDA, and bfloat16 on CPUs with native support; else float32 with a warning). With
+a checkpoint folder, the state is saved after every epoch and training resumes from it
 (:mod:`harness.checkpoint`); resumed training on CPU is bit-identical to uninterrupted training.
 """
 
