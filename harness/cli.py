@@ -109,9 +109,57 @@ def _executor_options(pairs: Sequence[str]) -> dict:
 def cmd_probe(args: argparse.Namespace) -> int:
     from harness.runner import run_probe
 
+    if args.dry_run:
+        return _probe_dry_run(_dedupe_backbones(_load_cells(args)), args.json)
     for cfg in _dedupe_backbones(_load_cells(args)):
         path = run_probe(cfg, console=console)
         console.print(f"probe written to {path}")
+    return 0
+
+
+def _probe_dry_run(cells, as_json: bool) -> int:
+    """The probes' question counts per task, without loading a model."""
+    from harness.paper_probe import counts
+    from harness.probe import probe_questions
+    from harness.runner import create_plugin, paper_probe_frame, probe_data, probe_variants
+
+    seen, out = set(), []
+    for cfg in cells:
+        key = (cfg.task, json.dumps(cfg.task_options, sort_keys=True), cfg.data.max_leaves, cfg.data_seed)
+        if key in seen:
+            continue
+        seen.add(key)
+        task = create_plugin(cfg, "tasks")
+        data = probe_data(cfg, task)
+        entry: dict = {"task": cfg.task, "leaves": len(data.leaves), "variants": {}}
+        variants = probe_variants(cfg, task)
+        if "paper" in variants:
+            paper = counts(paper_probe_frame(cfg, task, data))
+            entry.update(paper)
+            entry["variants"]["paper"] = paper
+        if "yes_no" in variants:
+            q = probe_questions(data, cfg.data_seed, template=task.probe_template)
+            yes = int(q["answer"].sum())
+            entry["variants"]["yes_no"] = {"questions": len(q), "yes": yes, "no": len(q) - yes}
+        if "cloze" in variants:
+            n = sum(1 for leaf in data.leaves if data.relations.get(leaf))
+            entry["variants"]["cloze"] = {"leaves": n, "continuations": n * len(data.derived)}
+        out.append(entry)
+    if as_json:
+        print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
+        return 0
+    for entry in out:
+        table = Table(title=f"probe questions: {entry['task']} ({entry['leaves']} leaves)")
+        for col in ("variant", "questions", "yes", "no", "phrasings"):
+            table.add_column(col, justify="left" if col == "variant" else "right")
+        for name, c in entry["variants"].items():
+            questions = c.get("questions", c.get("continuations"))
+            table.add_row(
+                name,
+                *(str(v) for v in (questions, c.get("yes", ""), c.get("no", ""))),
+                str(c.get("phrasings", "")),
+            )
+        console.print(table)
     return 0
 
 
@@ -123,6 +171,38 @@ def _dedupe_backbones(cells):
             seen.add(key)
             out.append(cfg)
     return out
+
+
+def cmd_task_show(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from harness.registry import default_registry
+
+    registry = default_registry()
+    options = {"profile": args.preset} if registry.accepts("tasks", args.task, "profile") else {}
+    task = registry.create("tasks", args.task, **options)
+    describe = getattr(task, "taxonomy_data", None)
+    data = describe() if describe is not None else task.load()
+    under = Counter(h for leaf in data.leaves for h in data.relations.get(leaf, ()))
+    hypernyms = [{"name": h, "depth": data.depths[h], "leaves": under[h]} for h in data.derived]
+    by_depth = dict(sorted(Counter(h["depth"] for h in hypernyms).items()))
+    if args.json:
+        payload = {
+            "task": task.name,
+            "leaves": len(data.leaves),
+            "hypernyms": hypernyms,
+            "depths": {str(k): v for k, v in by_depth.items()},
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    table = Table(title=f"{task.name}: {len(data.leaves)} leaves, {len(hypernyms)} derived labels")
+    for col, justify in (("label", "left"), ("depth", "right"), ("leaves", "right")):
+        table.add_column(col, justify=justify)
+    for h in hypernyms:
+        table.add_row(escape(data.surface(h["name"])), str(h["depth"]), str(h["leaves"]))
+    console.print(table)
+    console.print("by depth: " + ", ".join(f"{d}: {n}" for d, n in by_depth.items()))
+    return 0
 
 
 def cmd_assets_fetch(args: argparse.Namespace) -> int:
@@ -205,9 +285,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("probe", help="text-only hypernymy probe of each backbone in a config")
     p.add_argument("config")
+    p.add_argument("--dry-run", action="store_true", help="count the probe questions without loading a model")
+    p.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
     p.add_argument("--out", help="output root (overrides output_dir)")
     p.add_argument("--images", help="image root for the task (sets task_options.root)")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("task", help="inspect a task plugin")
+    tsub = p.add_subparsers(dest="action", required=True)
+    t = tsub.add_parser("show", help="a task's leaves and derived labels with their depth and leaf counts")
+    t.add_argument("task", help="task plugin, NAME[:ARG]")
+    t.add_argument("--preset", default="paper-code", choices=["paper-code", "paper-text"])
+    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.set_defaults(func=cmd_task_show)
 
     p = sub.add_parser("assets", help="fetch a task's data files")
     asub = p.add_subparsers(dest="action", required=True)

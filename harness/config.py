@@ -28,6 +28,9 @@ TRAINING_PRESETS: dict[str, dict[str, float]] = {
 }
 
 
+CELL_ID_VERSION = 2  # 2: task-relative image references, rule profiles
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -110,6 +113,21 @@ class Data(Strict):
         return v
 
 
+class ProbeSettings(Strict):
+    """The text-only probes ``taxobench probe`` runs (PROTOCOL.md §6, §9).
+
+    ``variants``: ``paper`` (the paper's probe: 4 phrasings, the most likely one asked in the chat
+    template, pooled macro F1), ``yes_no`` (one question per hypernym pair and category-level F1) and
+    ``cloze`` (hypernyms ranked as continuations).  ``scorer``: the backbone whose mean token
+    log-probability picks the paper probe's phrasing; ``"self"`` is the probed backbone (the paper used
+    OLMo-3-7B: ``hf-causal:allenai/Olmo-3-1025-7B``).
+    """
+
+    variants: tuple[Literal["paper", "yes_no", "cloze"], ...] = ("paper", "yes_no", "cloze")
+    scorer: str = "self"
+    scorer_options: dict[str, Any] = Field(default_factory=dict)
+
+
 class ExperimentConfig(Strict):
     """One cell of the protocol: everything that determines one training run.
 
@@ -133,6 +151,7 @@ class ExperimentConfig(Strict):
     seed: int = 42
     training: Training = Field(default_factory=Training)
     data: Data = Field(default_factory=Data)
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
     output_dir: Path = Path("runs")
     cache_dir: Path | None = None  # feature cache; default: the user cache dir
 
@@ -147,8 +166,14 @@ class ExperimentConfig(Strict):
         return self.seed if self.rules.data_seed == "run" else int(self.rules.data_seed)
 
     def cell_id(self) -> str:
-        """Stable hash of everything that affects the result (not the output location)."""
-        payload = self.model_dump(mode="json", exclude={"output_dir", "cache_dir", "name"})
+        """Stable hash of everything that affects the result: not the output or cache location, nor where
+        the task's data lives (``task_options.root``; the task fingerprint in the manifest covers the data).
+
+        ``CELL_ID_VERSION`` changes when what a given config computes changes.
+        """
+        payload = self.model_dump(mode="json", exclude={"output_dir", "cache_dir", "name", "probe"})
+        payload["task_options"] = {k: v for k, v in self.task_options.items() if k != "root"}
+        payload["version"] = CELL_ID_VERSION
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -22,11 +22,14 @@ if TYPE_CHECKING:  # the data layer stays importable without torch
 class TaskData:
     """A task's concepts as pure data: *observed* labels (leaves) and the labels *derived* from them.
 
-    ``images``: leaf -> image references (file paths or task-specific refs), in any order; the protocol
-    sorts them.  A leaf is the label an image is trained on directly (a THINGS concept; a spatial scene's
-    stated relation).
+    ``images``: leaf -> image references, in any order; the protocol sorts them.  References are
+    task-relative (``"crow/crow_01.jpg"``, a scene name), never absolute paths: every seeded choice is
+    keyed on them, so results must not depend on where the data lives.  A leaf is the label an image is
+    trained on directly (a THINGS concept; a spatial scene's stated relation).
     ``relations``: leaf -> derived labels that hold for it (hypernyms; the converse relation).
-    ``depths``: derived label -> depth in the label hierarchy (1 = top level).
+    ``depths``: derived label -> its level in the label hierarchy (the task's count: THINGS under the
+    paper-code profile counts bottom-up as the paper did, 3 = most general; derived depths count from the
+    top, 1 = top level).
     ``names``: label (leaf or derived) -> surface text used in questions; defaults to the label.
     ``slots``: image -> extra template fields for its questions (a scene's objects, e.g.
     ``{"first": "cat", "second": "dog"}``); empty for tasks whose questions name only the category.
@@ -73,7 +76,8 @@ class Task(Protocol):
     question_template: str  # e.g. "Is there {article} {category} in this image?"
     probe_template: str  # e.g. "Is it true that {leaf_article} {leaf} is a type of {category}?"
     # Optional: ``cloze_template`` (default ``harness.probe.CLOZE_TEMPLATE``), the text-only cloze
-    # probe's prompt, continued by each derived label's surface text.
+    # probe's prompt, continued by each derived label's surface text; ``locate(ref) -> Path | None``, the
+    # file behind a reference (the feature cache hashes its bytes; otherwise the decoded pixels).
 
     def load(self) -> TaskData: ...
 
@@ -115,8 +119,9 @@ class Encoder(Protocol):
 class Backbone(Protocol):
     """A frozen causal LM.  ``module`` is the underlying ``torch.nn.Module``.
 
-    Optional: ``eos_id`` (the end-of-sequence token; needed by ``rules.answer_eos``) and ``yes_token`` /
-    ``no_token`` (the texts of ``yes_id`` / ``no_id``, shown in manifests).
+    Optional: ``eos_id`` (the end-of-sequence token; needed by ``rules.answer_eos``), ``yes_token`` /
+    ``no_token`` (the texts of ``yes_id`` / ``no_id``, shown in manifests) and ``chat_prompt(text) -> str |
+    None`` (a one-turn chat prompt, for the paper's text-only probe).
     Optional: ``hidden_blocks(inputs_embeds [1, N, H], position_ids [1, N], blocks) -> [1, N, H]``, final
     hidden states of a shared-prefix packed batch's real tokens where attention stays inside the pieces of
     ``blocks`` (:class:`harness.blocks.PieceBlocks`; :func:`harness.blocks.piece_attention` computes it).

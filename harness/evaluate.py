@@ -62,7 +62,7 @@ def score(
     return out
 
 
-def _macro_f1(n: np.ndarray, n_yes: np.ndarray, pred_yes: np.ndarray, tp_yes: np.ndarray) -> np.ndarray:
+def macro_f1(n: np.ndarray, n_yes: np.ndarray, pred_yes: np.ndarray, tp_yes: np.ndarray) -> np.ndarray:
     """Vectorised macro F1 over the Yes/No classes present in truth or prediction (see module doc)."""
     n_no, pred_no = n - n_yes, n - pred_yes
     tp_no = n - n_yes - pred_yes + tp_yes
@@ -101,10 +101,10 @@ def category_f1(pred_df: pd.DataFrame) -> pd.DataFrame:
     )
     n, n_yes = agg["n"].to_numpy(), agg["n_yes"].to_numpy()
     agg["n_no"] = n - n_yes
-    agg["f1"] = _macro_f1(n, n_yes, agg["p"].to_numpy(), agg["tp"].to_numpy())
+    agg["f1"] = macro_f1(n, n_yes, agg["p"].to_numpy(), agg["tp"].to_numpy())
     majority_yes = n_yes > n - n_yes  # ties -> "No"
     maj_pred = np.where(majority_yes, n, 0)
-    agg["majority_f1"] = _macro_f1(n, n_yes, maj_pred, np.where(majority_yes, n_yes, 0))
+    agg["majority_f1"] = macro_f1(n, n_yes, maj_pred, np.where(majority_yes, n_yes, 0))
     cols = ["subset", "category", "depth", "n_yes", "n_no", "f1", "majority_f1"]
     return agg[cols].astype({"depth": int, "n_yes": int, "n_no": int})
 

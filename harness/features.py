@@ -2,13 +2,13 @@
 
 Layout: ``<cache_dir>/<sha256(fingerprint)[:16]>/<key[:2]>/<key>.safetensors``, one file per image, where
 ``key = sha256(fingerprint + "\\n" + content)`` and ``content`` is the sha256 of the image file's bytes plus
-the ``#variant`` suffix of an augmented reference (``"<path>#<k>"``); references that are not files are
-addressed by their decoded pixels.  One small file per image (rather than a memmap shard) makes writes
-atomic and incremental (temp file + ``os.replace``; a killed run keeps every finished image), lets cells
-that share images share entries, and needs no index to stay consistent; safetensors files are
-memory-mapped on read.  Each file carries a sha256 of its tensor bytes; a corrupted or truncated entry is
-reported, recomputed and overwritten.
-"""
+the ``#variant`` suffix of an augmented reference (``"<ref>#<k>"``); the file is the one the task's optional
+``locate(ref)`` names (task references are relative to the task's data), else ``ref`` itself when it is a
+file; references that are not files are addressed by their decoded pixels. One small file per image (rather
+than a memmap shard) makes writes atomic and incremental (temp file + ``os.replace``; a killed run keeps every
+finished image), lets cells that share images share entries, and needs no index to stay consistent;
+safetensors files are memory-mapped on read. Each file carries a sha256 of its tensor bytes; a corrupted or
+truncated entry is reported, recomputed and overwritten. """
 
 from __future__ import annotations
 
@@ -53,13 +53,18 @@ def _file_sha256(path: str) -> str:
     return _file_hashes[memo]
 
 
-def content_hash(ref: str, open_image: Callable[[str], Image.Image]) -> str:
+Locate = Callable[[str], "Path | None"]
+
+
+def content_hash(ref: str, open_image: Callable[[str], Image.Image], locate: Locate | None = None) -> str:
     """Hash of what ``ref`` shows: file bytes (+ ``#variant``), or decoded pixels for non-file refs."""
-    if os.path.isfile(ref):
-        return _file_sha256(ref)
     source, sep, variant = ref.rpartition("#")
-    if sep and source and os.path.isfile(source):
-        return f"{_file_sha256(source)}#{variant}"
+    for name, suffix in ((ref, ""), (source, f"#{variant}") if sep and source else (None, "")):
+        if name is None:
+            continue
+        path = locate(name) if locate is not None else name
+        if path is not None and os.path.isfile(path):
+            return _file_sha256(str(path)) + suffix
     image = open_image(ref)
     h = hashlib.sha256(f"pixels:{image.mode}:{image.size}".encode())
     h.update(image.tobytes())
@@ -141,16 +146,17 @@ def encode_images(
     batch_size: int = 32,
     progress: bool = True,
     pool: str = "all",
+    locate: Locate | None = None,
 ) -> torch.Tensor:
     """Features ``[len(refs), N, dim]`` (float32, CPU) in ``refs`` order, encoding only uncached images.
 
     ``pool`` (see :func:`pool_tokens`) is applied per image after the cache, so a pooled result never
-    holds the full token tensor of every image in memory at once.
+    holds the full token tensor of every image in memory at once.  ``locate``: the task's ref -> file.
     """
     store = FeatureStore(cache_dir, encoder.fingerprint(), getattr(encoder, "name", ""))
     out = _Rows(encoder, pool)
     for row, ref in enumerate(refs):
-        out.add(store.key(content_hash(ref, open_image)), ref, row)
+        out.add(store.key(content_hash(ref, open_image, locate)), ref, row)
     missing = []
     for key in out.rows:
         tensor = store.load(key)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from harness.contracts import Backbone, TaskData
-from harness.evaluate import category_f1
+from harness.errors import UserError
+from harness.evaluate import category_f1, macro_f1
 from harness.model import Item, hidden_states, pack, plan_batches
 from harness.seeding import derive_rng
 from harness.text import article
@@ -94,17 +96,28 @@ class _Group:
     positions: np.ndarray  # rows of the output frame
 
 
-def _groups(backbone: Backbone, texts: Sequence[str], keys: Sequence[str], cap: Sequence[int] | None = None):
+def _tokens(backbone: Backbone, texts: Sequence[str]) -> list[list[int]]:
+    """BOS (if the backbone uses one) + the tokens of each text, each distinct text tokenized once."""
     bos = [backbone.bos_id] if backbone.bos_id is not None else []
-    cache: dict[str, list[int]] = {}
+    cache = {text: bos + backbone.tokenize(text) for text in dict.fromkeys(texts)}
+    return [cache[text] for text in texts]
+
+
+def _groups(
+    backbone: Backbone,
+    texts: Sequence[str],
+    keys: Sequence[Any],
+    cap: Sequence[int] | None = None,
+    seqs: Sequence[list[int]] | None = None,
+):
+    """Prompts grouped by ``keys`` behind their longest common token prefix (``cap`` limits it per
+    prompt); ``seqs`` gives the token lists directly instead of tokenizing ``texts``."""
+    all_seqs = list(seqs) if seqs is not None else _tokens(backbone, texts)
     out = []
     keys = np.asarray(keys, dtype=object)
     for key in dict.fromkeys(keys):
         pos = np.flatnonzero(keys == key)
-        for p in pos:
-            if texts[p] not in cache:
-                cache[texts[p]] = backbone.tokenize(texts[p])
-        seqs = [bos + cache[texts[p]] for p in pos]
+        seqs = [all_seqs[p] for p in pos]
         limit = min(len(s) for s in seqs) - 1  # every segment keeps at least one token
         if cap is not None:
             limit = min(limit, *(cap[p] for p in pos))
@@ -162,27 +175,42 @@ def cloze_scores(
             texts.append(text)
             caps.append(max(1, scored_from))
     out = pd.DataFrame(rows, columns=["leaf", "category", "depth", "answer"])
-    groups = _groups(backbone, texts, list(out["leaf"]), cap=caps)
-    logprob = np.zeros(len(out))
+    out["logprob"], _ = token_logprobs(
+        backbone, _tokens(backbone, texts), list(out["leaf"]), caps, batch_size
+    )
+    return out
+
+
+def token_logprobs(
+    backbone: Backbone,
+    seqs: Sequence[list[int]],
+    keys: Sequence[Any],
+    start: Sequence[int],
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per token list: the summed log-probability of its tokens ``start[i]:`` (each given the tokens before
+    it) and how many tokens that is; lists sharing a key are packed behind their common prefix."""
+    groups = _groups(backbone, [], keys, cap=start, seqs=seqs)
+    total, count = np.zeros(len(seqs)), np.zeros(len(seqs), dtype=int)
     for chosen, packed, h in _run(backbone, groups, batch_size):
         read_row, read_pos, target, owner = [], [], [], []
         q = 0
         for g in chosen:
             prefix_end = int(packed.seg_start[q]) - 1  # the shared prefix's last position in its row
             for s, p in zip(g.seqs, g.positions, strict=True):
-                row, start = int(packed.seg_row[q]), int(packed.seg_start[q])
-                for k in range(caps[p], len(s)):  # token k is predicted at position k - 1
+                row, seg_start = int(packed.seg_row[q]), int(packed.seg_start[q])
+                for k in range(start[p], len(s)):  # token k is predicted at position k - 1
                     j = k - g.prefix  # index inside the segment
                     read_row.append(row)
-                    read_pos.append(prefix_end if j == 0 else start + j - 1)
+                    read_pos.append(prefix_end if j == 0 else seg_start + j - 1)
                     target.append(s[k])
                     owner.append(p)
                 q += 1
         logits = backbone.logits(h[torch.tensor(read_row), torch.tensor(read_pos)]).float()
         lp = torch.log_softmax(logits, -1).gather(1, torch.tensor(target, device=logits.device)[:, None])
-        np.add.at(logprob, np.asarray(owner), lp[:, 0].cpu().numpy())
-    out["logprob"] = logprob
-    return out
+        np.add.at(total, np.asarray(owner), lp[:, 0].cpu().numpy())
+        np.add.at(count, np.asarray(owner), 1)
+    return total, count
 
 
 def cloze_metrics(scores: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
@@ -199,3 +227,74 @@ def cloze_metrics(scores: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame]
     df["pred"] = df["rank"] <= k
     df["subset"] = "cloze"
     return metrics, category_f1(df)
+
+
+# ----------------------------------------------------------------------------------------- paper probe
+ANSWER_WORDS = (("Yes", "yes"), ("No", "no"))
+
+
+def answer_variants(backbone: Backbone, words: Sequence[str]) -> list[int]:
+    """Token ids of ``words`` with or without a leading space, where that is a single token (the paper's
+    scorer counts every token whose text, stripped, is the word)."""
+    ids: list[int] = []
+    for word in words:
+        for text in (word, f" {word}"):
+            tokens = backbone.tokenize(text)
+            if len(tokens) == 1 and tokens[0] not in ids:
+                ids.append(tokens[0])
+    if not ids:
+        raise UserError(f"backbone {backbone.name!r} has no single token for {words[0]!r}")
+    return ids
+
+
+def sequence_scores(backbone: Backbone, texts: Sequence[str], keys: Sequence[Any], batch_size: int = 64):
+    """Mean log-probability per token of each text (every token after the first of BOS + text)."""
+    seqs = _tokens(backbone, texts)
+    total, count = token_logprobs(backbone, seqs, keys, [1] * len(seqs), batch_size)
+    return total / np.maximum(count, 1)
+
+
+def chat_tokens(backbone: Backbone, texts: Sequence[str]) -> list[list[int]]:
+    """Each text as a one-turn user message in the backbone's chat template (its optional
+    ``chat_prompt``), ending where the assistant answers; plain BOS + text without a template."""
+    chat = getattr(backbone, "chat_prompt", None)
+    prompts = [chat(text) if chat is not None else None for text in texts]
+    if any(p is None for p in prompts):
+        return _tokens(backbone, texts)
+    return [backbone.tokenize(p) for p in prompts]
+
+
+def paper_probe(
+    backbone: Backbone, questions: pd.DataFrame, scorer: Backbone | None = None, batch_size: int = 64
+) -> pd.DataFrame:
+    """The paper's probe over :func:`harness.paper_probe.paper_probe_questions` rows: per question, the
+    phrasing ``scorer`` (default: ``backbone``) finds most likely (mean token log-probability, ties to the
+    lower phrasing), asked in the chat template; Yes iff the best Yes/yes token outscores the best No/no
+    token.  One row per question: its columns plus score, logit_yes, logit_no, margin, pred, subset."""
+    rows = questions.reset_index(drop=True)
+    rows = rows.assign(score=sequence_scores(scorer or backbone, list(rows["text"]), list(rows["question"])))
+    best = rows.sort_values(["question", "score", "phrasing"], ascending=[True, False, True])
+    out = best.drop_duplicates("question").sort_values("question").reset_index(drop=True)
+    yes_ids, no_ids = (answer_variants(backbone, words) for words in ANSWER_WORDS)
+    seqs = chat_tokens(backbone, list(out["text"]))
+    groups = _groups(backbone, [], list(out["leaf"]), seqs=seqs)
+    yes, no = np.zeros(len(out)), np.zeros(len(out))
+    for chosen, packed, h in _run(backbone, groups, batch_size):
+        logits = backbone.logits(h[packed.seg_row, packed.last]).float()
+        pos = np.concatenate([g.positions for g in chosen])
+        yes[pos] = logits[:, yes_ids].max(dim=1).values.cpu().numpy()
+        no[pos] = logits[:, no_ids].max(dim=1).values.cpu().numpy()
+    out["logit_yes"], out["logit_no"], out["margin"] = yes, no, yes - no
+    out["pred"] = out["margin"] > 0
+    out["subset"] = "probe"
+    return out
+
+
+def pooled_f1(scored: pd.DataFrame) -> tuple[float, float]:
+    """(macro F1 over every question pooled, that of always answering the majority answer), in 0-1."""
+    n, n_yes = np.array([len(scored)]), np.array([int(scored["answer"].sum())])
+    pred_yes = np.array([int(scored["pred"].sum())])
+    tp = np.array([int((scored["pred"] & scored["answer"]).sum())])
+    majority_yes = n_yes[0] > n[0] - n_yes[0]
+    majority = macro_f1(n, n_yes, n if majority_yes else np.zeros(1, int), n_yes if majority_yes else 0 * n)
+    return float(macro_f1(n, n_yes, pred_yes, tp)[0]), float(majority[0])

@@ -376,7 +376,7 @@ def _write_probes(src: Path, out: Path) -> None:
         _prepare_dir(pdir)
         probe = pd.DataFrame(
             {
-                "variant": "yes_no",
+                "variant": "paper",
                 "category": g["hypernym"].map(lambda c: HYPERNYM_ALIASES.get(c, c)).to_numpy(),
                 "f1": g["backbone_f1"].astype(float).to_numpy(),
                 "accuracy": g["backbone_acc"].astype(float).to_numpy(),

@@ -78,14 +78,21 @@ def probe_notes(run_dirs: list[Path]) -> str | None:
     lines, nan = [], float("nan")
     for d in probe_dirs:
         s = json.loads((d / "summary.json").read_text())
-        yn, cz = s.get("yes_no", {}), s.get("cloze", {})
-        if not yn:
-            continue
-        lines.append(
-            f"- {s['backbone']} ({s.get('init', 'pretrained')}): yes/no probe macro F1 {yn['macro_f1']:.1f} "
-            f"(majority {yn['majority_f1']:.1f}; {yn['n_questions']} questions, {yn['n_yes']} yes); "
-            f"cloze top-1 {100 * cz.get('top1_accuracy', nan):.1f} %, MRR {cz.get('mrr', nan):.3f}"
-        )
+        parts = []
+        for key, label in (("paper", "the paper's probe"), ("yes_no", "yes/no per category")):
+            v = s.get(key, {})
+            if v:
+                parts.append(
+                    f"{label} macro F1 {v['macro_f1']:.1f} (majority {v['majority_f1']:.1f}; "
+                    f"{v['n_questions']} questions, {v['n_yes']} yes)"
+                )
+        cz = s.get("cloze", {})
+        if cz:
+            parts.append(
+                f"cloze top-1 {100 * cz.get('top1_accuracy', nan):.1f} %, MRR {cz.get('mrr', nan):.3f}"
+            )
+        if parts:
+            lines.append(f"- {s['backbone']} ({s.get('init', 'pretrained')}): " + "; ".join(parts))
     return "**Text-only hypernymy probe** (LM alone):\n" + "\n".join(lines) if lines else None
 
 

@@ -28,39 +28,52 @@ def full_ablation_unseen(data: RunData, init: str | None = "pretrained") -> pd.D
 
 
 def encoder_analysis(data: RunData) -> dict[str, Any]:
-    """§6(a) on unseen F1 at 100 % ablation, original labels, over backbones that have ≥ 2 encoders."""
+    """§6(a)/§9: the paper's encoder model on unseen F1 at 100 % ablation, original labels, pretrained
+    LMs, over the backbones run with the same two encoders (the paper's Qwen runs)."""
     d = full_ablation_unseen(data)
     d = d[d["shuffle"] == "original"]
-    enc_per_bb = d.groupby(["source", "task", "backbone"])["encoder"].transform("nunique")
-    d = d[enc_per_bb >= 2]
-    if d.empty:
-        return _skip("no backbone was run with two or more encoders (unseen, 100 % ablation, original)")
     if d["task"].nunique() > 1:
         d = d[d["task"] == d["task"].mode().iloc[0]]
+    if d["source"].nunique() > 1:  # the paper's runs and ours are not pooled into one model
+        d = d[d["source"] == d["source"].mode().iloc[0]]
+    pairs = d.groupby("backbone")["encoder"].apply(lambda e: tuple(sorted(set(e))))
+    pairs = pairs[pairs.map(len) == 2]
+    if pairs.empty:
+        return _skip("no backbone was run with two encoders (unseen, 100 % ablation, original)")
+    common = pairs.mode().iloc[0]
+    backbones = sorted(pairs[pairs == common].index)[:2]
+    d = d[d["backbone"].isin(backbones) & d["encoder"].isin(common)]
     try:
-        res = stats.encoder_effect(d.assign(f1=d["f1"] * 100))
+        res = stats.encoder_effect(d)
     except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted is reported, not fatal
         return _skip(f"model failed: {exc}")
-    return {"status": "ok", "data": "unseen F1 (percent), 100 % ablation, original labels", **res.to_dict()}
+    return {
+        "status": "ok",
+        "data": f"unseen F1 (0-1), 100 % ablation, original labels, {' and '.join(backbones)}",
+        "paper": stats.PAPER["encoder"],
+        **res.to_dict(),
+    }
+
+
+PROBE_VARIANTS = ("paper", "yes_no")  # the probe F1 the coherence model uses, in order of preference
 
 
 def coherence_table(data: RunData) -> pd.DataFrame:
-    """Unseen per-hypernym F1 at 100 % ablation, with the run's coherence and the backbone's probe F1."""
+    """Unseen per-hypernym F1 at 100 % ablation, with the run's coherence and the backbone's probe F1
+    (the paper's probe where the backbone has it, else the yes/no variant)."""
     d = full_ablation_unseen(data)
     if d.empty or data.coherence.empty:
         return pd.DataFrame(columns=[*d.columns, "coherence", "probe_f1"])
     coh = data.coherence.rename(columns={"avg_cosine": "coherence"})
     d = d.merge(coh, on=["run_key", "category"], how="inner")
-    probes = data.probes
-    if not probes.empty:
-        pr = probes[probes["variant"] == "yes_no"].groupby(["backbone", "init", "category"], as_index=False)[
-            "f1"
-        ]
-        pr = pr.mean().rename(columns={"f1": "probe_f1"})
-        d = d.merge(pr, on=["backbone", "init", "category"], how="left")
-    else:
+    probes = data.probes[data.probes["variant"].isin(PROBE_VARIANTS)]
+    if probes.empty:
         d["probe_f1"] = float("nan")
-    return d
+        return d
+    rank = probes["variant"].map({v: i for i, v in enumerate(PROBE_VARIANTS)})
+    best = probes[rank == rank.groupby([probes["backbone"], probes["init"]]).transform("min")]
+    pr = best.groupby(["backbone", "init", "category"], as_index=False)["f1"].mean()
+    return d.merge(pr.rename(columns={"f1": "probe_f1"}), on=["backbone", "init", "category"], how="left")
 
 
 def coherence_analysis(data: RunData) -> dict[str, Any]:
@@ -83,22 +96,30 @@ def coherence_analysis(data: RunData) -> dict[str, Any]:
         "unit": "per-hypernym F1 (mean over seeds) vs coherence",
         "rows": corr,
     }
-    m = d.dropna(subset=["probe_f1", "coherence"])
-    if m.empty:
-        out["mixed_model"] = _skip("no text-only probe results (probe-*/probe.parquet) for these backbones")
-    elif m["coherence"].nunique() < 3 or m["probe_f1"].nunique() < 2:
-        out["mixed_model"] = _skip("coherence or probe F1 does not vary")
-    else:
-        try:
-            res = stats.coherence_model(m.assign(f1=m["f1"] * 100, probe_f1=m["probe_f1"] * 100))
-            out["mixed_model"] = {
-                "status": "ok",
-                "data": "unseen F1 and probe F1 in percent",
-                **res.to_dict(),
-            }
-        except Exception as exc:  # noqa: BLE001
-            out["mixed_model"] = _skip(f"model failed: {exc}")
+    out["mixed_model"] = coherence_fit(d)
     return out
+
+
+def coherence_fit(d: pd.DataFrame) -> dict[str, Any]:
+    """§6(b)/§9: the paper's coherence model on Original, pretrained runs (per-hypernym unseen F1, probe F1
+    and coherence in 0-1), for one encoder (the one with the most such rows)."""
+    m = d[(d["shuffle"] == "original") & (d["init"] == "pretrained")].dropna(subset=["probe_f1", "coherence"])
+    if m.empty:
+        return _skip("no text-only probe results (probe-*/probe.parquet) for these backbones")
+    m = m[(m["source"] == m["source"].mode().iloc[0]) & (m["encoder"] == m["encoder"].mode().iloc[0])]
+    if m["coherence"].nunique() < 3 or m["probe_f1"].nunique() < 2:
+        return _skip("coherence or probe F1 does not vary")
+    try:
+        res = stats.coherence_model(m)
+    except Exception as exc:  # noqa: BLE001
+        return _skip(f"model failed: {exc}")
+    where = f"{m['encoder'].iloc[0]}, original labels, {m['backbone'].nunique()} backbone(s)"
+    return {
+        "status": "ok",
+        "data": f"unseen F1 and probe F1 (0-1), 100 % ablation, {where}",
+        "paper": stats.PAPER["coherence"],
+        **res.to_dict(),
+    }
 
 
 def condition_tests(data: RunData) -> dict[str, Any]:

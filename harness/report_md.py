@@ -129,14 +129,15 @@ def stats_md(st: dict[str, Any]) -> str:
     out = []
     enc = st.get("encoder_effect", {})
     out.append(
-        "**Encoder effect** (F1 ~ encoder + backbone; random intercepts for seed and hypernym): "
-        + _model_text(enc, "C(encoder)")
+        "**Encoder effect** (the paper's model: F1 ~ enc × lm, ±1 codes, random intercepts and slopes "
+        "for seed and hypernym): " + _model_text(enc, "enc", paper=("enc", "t"))
     )
     coh = st.get("coherence", {})
     mm = coh.get("mixed_model", {})
     out.append(
-        "**Coherence model** (per-hypernym F1 ~ probe F1 + coherence; random intercepts for "
-        "backbone-seed and hypernym): " + _model_text(mm, "coherence", also="probe_f1")
+        "**Coherence model** (the paper's model on original labels: per-hypernym F1 ~ probe F1 + "
+        "coherence, random slopes by hypernym, random intercepts for seed and backbone): "
+        + _model_text(mm, "coherence", also="probe_f1", paper=("coherence", "t"), paper_also="probe_t")
     )
     corr = coh.get("correlations", {})
     if corr.get("status") == "ok":
@@ -181,14 +182,28 @@ def _p(p: Any) -> str:
     return "< .001" if p < 0.001 else f"= {p:.3f}"
 
 
-def _model_text(res: dict[str, Any], term: str, also: str | None = None) -> str:
+def _model_text(
+    res: dict[str, Any],
+    term: str,
+    also: str | None = None,
+    paper: tuple[str, str] | None = None,
+    paper_also: str | None = None,
+) -> str:
+    """The terms' estimates, with the paper's published t beside them where ``res`` carries it."""
     if res.get("status") != "ok":
         return f"skipped — {res.get('reason', 'no data')}"
+    published = res.get("paper") or {}
     parts = []
     for t in res["terms"]:
-        if t["name"].startswith(term) or (also and t["name"].startswith(also)):
-            parts.append(f"{t['name']}: β = {fmt(t['estimate'], 2)}, z = {fmt(t['stat'], 2)}, p {_p(t['p'])}")
-    return "; ".join(parts) + f" (n = {res['n_obs']}, {res['method']}, Wald z)"
+        name = t["name"]
+        if name != term and not (also and name == also):
+            continue
+        text = f"{name}: β = {fmt(t['estimate'], 3)}, z = {fmt(t['stat'], 2)}, p {_p(t['p'])}"
+        key = paper[1] if name == term and paper else paper_also if name == also else None
+        if key and key in published:
+            text += f" (paper: t = {fmt(published[key], 2)})"
+        parts.append(text)
+    return "; ".join(parts) + f" (n = {res['n_obs']}, {res['method']}, Wald z; {res.get('data', '')})"
 
 
 def render_md(

@@ -29,19 +29,22 @@ def build_cell_questions(cfg: ExperimentConfig, task: Any = None, data: Any = No
     """The cell's QuestionSet (pure data; no model is loaded)."""
     from harness.protocol import build_question_set
 
-    registry = default_registry()
-    task = task or registry.create("tasks", cfg.task, **cfg.task_options)
+    task = task or create_plugin(cfg, "tasks")
     data = data or task.load()
-    return build_question_set(data, cfg, create_shuffle(cfg), task.question_template)
+    return build_question_set(data, cfg, create_plugin(cfg, "shuffles"), task.question_template)
 
 
-def create_shuffle(cfg: ExperimentConfig) -> Any:
-    """The cell's shuffle; a factory that declares ``profile`` gets the config's preset (its defaults)."""
+def create_plugin(cfg: ExperimentConfig, kind: str) -> Any:
+    """The cell's task or shuffle, built with its config options; a factory that declares a ``profile``
+    keyword also gets the config's preset (so its rule defaults follow the profile)."""
+    ref, options = {"tasks": (cfg.task, cfg.task_options), "shuffles": (cfg.shuffle, cfg.shuffle_options)}[
+        kind
+    ]
     registry = default_registry()
-    options = dict(cfg.shuffle_options)
-    if registry.accepts("shuffles", cfg.shuffle, "profile"):
+    options = dict(options)
+    if registry.accepts(kind, ref, "profile"):
         options.setdefault("profile", cfg.preset)
-    return registry.create("shuffles", cfg.shuffle, **options)
+    return registry.create(kind, ref, **options)
 
 
 def summary_record(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -101,7 +104,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     started = time.time()
     registry = default_registry()
     write_config(run.path / "config.toml", cfg)
-    task = registry.create("tasks", cfg.task, **cfg.task_options)
+    task = create_plugin(cfg, "tasks")
     data = task.load()
     qs = build_cell_questions(cfg, task, data)
     qs.save(run.path)
@@ -110,7 +113,8 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     encoder = registry.create("encoders", cfg.encoder, **cfg.encoder_options)
     refs = sorted(questions["image"].unique())
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-    features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens)
+    locate = getattr(task, "locate", None)
+    features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens, locate=locate)
     index = {ref: i for i, ref in enumerate(refs)}
 
     backbone = registry.create(
@@ -145,7 +149,9 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     _write_parquet(run.path / "metrics.parquet", metrics)
 
     train_images = questions.loc[questions["split"] == "train", ["image", "label_leaf"]].drop_duplicates()
-    pooled = encode_images(encoder, task.open_image, refs, cache, pool="pool:1", progress=False)[:, 0]
+    pooled = encode_images(
+        encoder, task.open_image, refs, cache, pool="pool:1", progress=False, locate=locate
+    )[:, 0]
     coherence = visual_coherence(pooled, index, image_groups(train_images, data.relations))
     _write_parquet(run.path / "coherence.parquet", coherence)
 
@@ -175,58 +181,132 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
 
 
 def probe_id(cfg: ExperimentConfig) -> str:
-    """Hash of what determines a probe: task, its leaves, the backbone and its init and seed."""
+    """Hash of what determines a probe: task, its leaves, the backbone, its init and seed, the settings."""
     keys = ("task", "task_options", "backbone", "backbone_options", "init", "seed")
     payload = {k: getattr(cfg, k) for k in keys} | {"max_leaves": cfg.data.max_leaves}
+    payload |= {"probe": cfg.probe.model_dump(mode="json"), "data_seed": cfg.data_seed}
+    payload["task_options"] = {k: v for k, v in cfg.task_options.items() if k != "root"}
     blob = json.dumps(payload, sort_keys=True, default=str)
     return "probe-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
-    """Text-only probes of the cell's backbone (yes/no and cloze) into ``<output_dir>/probe-<hash>/``."""
-    from harness.evaluate import category_f1, summary
-    from harness.probe import CLOZE_TEMPLATE, cloze_metrics, cloze_scores, probe_questions, probe_yes_no
+def probe_data(cfg: ExperimentConfig, task: Any) -> Any:
+    """The task data a probe asks about: the task's taxonomy (no images needed where the task can give it
+    alone, ``taxonomy_data()``), sampled to ``data.max_leaves``."""
     from harness.protocol import sample_leaves
 
+    describe = getattr(task, "taxonomy_data", None)
+    return sample_leaves(describe() if describe is not None else task.load(), cfg.data.max_leaves)
+
+
+def probe_variants(cfg: ExperimentConfig, task: Any) -> list[str]:
+    """The configured probe variants this task offers (a task may list its own ``probe_variants``)."""
+    offered = getattr(task, "probe_variants", cfg.probe.variants)
+    return [v for v in cfg.probe.variants if v in offered]
+
+
+def paper_probe_frame(cfg: ExperimentConfig, task: Any, data: Any) -> pd.DataFrame:
+    """The paper probe's question rows for this task (its shipped forms and negatives where it has them)."""
+    from harness.paper_probe import paper_probe_questions
+
+    forms = task.probe_forms() if hasattr(task, "probe_forms") else None
+    shipped = task.probe_negatives() if hasattr(task, "probe_negatives") else None
+    return paper_probe_questions(data, cfg.data_seed, forms, shipped)
+
+
+def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
+    """Text-only probes of the cell's backbone into ``<output_dir>/probe-<hash>/``: the paper's probe,
+    our yes/no-per-category variant and the cloze variant (``cfg.probe.variants``)."""
     run = RunDir(Path(cfg.output_dir) / probe_id(cfg))
     if run.done:
         return run.path
     run.reset()
     registry = default_registry()
-    task = registry.create("tasks", cfg.task, **cfg.task_options)
-    data = sample_leaves(task.load(), cfg.data.max_leaves)
+    task = create_plugin(cfg, "tasks")
+    data = probe_data(cfg, task)
     backbone = registry.create(
         "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
     )
-    yes_no = probe_yes_no(backbone, probe_questions(data, cfg.seed, template=task.probe_template))
-    yes_no_f1 = category_f1(yes_no).assign(variant="yes_no")
-    cloze_template = getattr(task, "cloze_template", CLOZE_TEMPLATE)
-    cloze, cloze_f1 = cloze_metrics(cloze_scores(backbone, data, template=cloze_template))
-    _write_parquet(run.path / "probe.parquet", pd.concat([yes_no_f1, cloze_f1.assign(variant="cloze")]))
-    _write_parquet(run.path / "probe_questions.parquet", yes_no)
-    overall = summary(yes_no_f1).iloc[0]
-    record = {
+    record: dict[str, Any] = {
         "kind": "probe",
         "task": cfg.task,
         "backbone": cfg.backbone,
         "init": cfg.init,
         "seed": cfg.seed,
-        "yes_no": {
-            "macro_f1": 100 * float(overall["macro_f1"]),
-            "majority_f1": 100 * float(overall["majority_f1"]),
-            "n_questions": len(yes_no),
-            "n_yes": int(yes_no["answer"].sum()),
-        },
-        "cloze": {**cloze, "macro_f1": 100 * float(summary(cloze_f1).iloc[0]["macro_f1"])},
         "fingerprint": backbone.fingerprint(),
     }
+    frames = []
+    for variant in probe_variants(cfg, task):
+        f1, details, questions = PROBES[variant](cfg, task, data, backbone)
+        frames.append(f1.assign(variant=variant))
+        record[variant] = details
+        _write_parquet(run.path / f"probe_{variant}.parquet", questions)
+    _write_parquet(run.path / "probe.parquet", pd.concat(frames, ignore_index=True))
     write_json(run.path / "summary.json", record)
     write_json(run.path / "manifest.json", {**base_manifest(), "config": cfg.model_dump(mode="json")})
     run.mark_done()
-    (console or Console()).print(
-        f"probe {cfg.backbone}/{cfg.init}: yes/no macro F1 {record['yes_no']['macro_f1']:.1f} "
-        f"(majority {record['yes_no']['majority_f1']:.1f}); "
-        f"cloze top-1 {100 * cloze['top1_accuracy']:.1f} %, "
-        f"MRR {cloze['mrr']:.3f}"
-    )
+    (console or Console()).print(f"probe {cfg.backbone}/{cfg.init}: " + "; ".join(_probe_line(record)))
     return run.path
+
+
+def _probe_line(record: dict[str, Any]) -> list[str]:
+    parts = []
+    for name in ("paper", "yes_no"):
+        if name in record:
+            r = record[name]
+            parts.append(f"{name} macro F1 {r['macro_f1']:.1f} % (majority {r['majority_f1']:.1f} %)")
+    if "cloze" in record:
+        parts.append(
+            f"cloze top-1 {100 * record['cloze']['top1_accuracy']:.1f} %, MRR {record['cloze']['mrr']:.3f}"
+        )
+    return parts
+
+
+def _probe_paper(cfg: ExperimentConfig, task: Any, data: Any, backbone: Any):
+    from harness.evaluate import category_f1
+    from harness.probe import paper_probe, pooled_f1
+
+    scorer = backbone
+    if cfg.probe.scorer != "self":
+        scorer = default_registry().create("backbones", cfg.probe.scorer, **cfg.probe.scorer_options)
+    scored = paper_probe(backbone, paper_probe_frame(cfg, task, data), scorer=scorer)
+    pooled, majority = pooled_f1(scored)
+    details = {
+        "macro_f1": 100 * pooled,  # pooled over every question, as the paper reports it
+        "majority_f1": 100 * majority,
+        "n_questions": len(scored),
+        "n_yes": int(scored["answer"].sum()),
+        "phrasings_chosen": {
+            str(k): int(v) for k, v in scored["phrasing"].value_counts().sort_index().items()
+        },
+        "scorer": cfg.probe.scorer,
+    }
+    return category_f1(scored), details, scored
+
+
+def _probe_yes_no(cfg: ExperimentConfig, task: Any, data: Any, backbone: Any):
+    from harness.evaluate import category_f1, summary
+    from harness.probe import probe_questions, probe_yes_no
+
+    scored = probe_yes_no(backbone, probe_questions(data, cfg.data_seed, template=task.probe_template))
+    f1 = category_f1(scored)
+    overall = summary(f1).iloc[0]
+    details = {
+        "macro_f1": 100 * float(overall["macro_f1"]),
+        "majority_f1": 100 * float(overall["majority_f1"]),
+        "n_questions": len(scored),
+        "n_yes": int(scored["answer"].sum()),
+    }
+    return f1, details, scored
+
+
+def _probe_cloze(cfg: ExperimentConfig, task: Any, data: Any, backbone: Any):
+    from harness.evaluate import summary
+    from harness.probe import CLOZE_TEMPLATE, cloze_metrics, cloze_scores
+
+    scores = cloze_scores(backbone, data, template=getattr(task, "cloze_template", CLOZE_TEMPLATE))
+    metrics, f1 = cloze_metrics(scores)
+    return f1, {**metrics, "macro_f1": 100 * float(summary(f1).iloc[0]["macro_f1"])}, scores
+
+
+PROBES = {"paper": _probe_paper, "yes_no": _probe_yes_no, "cloze": _probe_cloze}

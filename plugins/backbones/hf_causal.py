@@ -175,6 +175,16 @@ class HFCausalBackbone:
     def tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
+    def chat_prompt(self, text: str) -> str | None:
+        """``text`` as one user turn in the tokenizer's chat template, ready for the assistant's answer
+        (thinking off where the template has it); None when the tokenizer has no template."""
+        if not getattr(self.tokenizer, "chat_template", None):
+            return None
+        messages = [{"role": "user", "content": text}]
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
+        )
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.module.get_input_embeddings()(ids)
 

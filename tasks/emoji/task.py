@@ -69,8 +69,9 @@ class EmojiTask:
                 path = self.root / s / f"{leaf}.png"
                 if sha and path.is_file():
                     self._used[s][leaf] = sha
-                    refs.append(str(path))
-                    refs += [f"{path}#{k}" for k in range(1, self.augment + 1)]
+                    ref = f"{s}/{leaf}.png"  # relative to the asset root: results do not depend on it
+                    refs.append(ref)
+                    refs += [f"{ref}#{k}" for k in range(1, self.augment + 1)]
             if refs:
                 images[leaf] = refs
         known = {leaf for s in chosen for leaf in manifest["sets"][s].get("missing", [])}
@@ -95,8 +96,12 @@ class EmojiTask:
         names.update({h: h for h in depths})
         return TaskData(images=images, relations=kept, depths=depths, names=names)
 
+    def locate(self, ref: str) -> Path:
+        return self.root / ref
+
     def open_image(self, ref: str) -> Image.Image:
-        path, k = aug.split_ref(ref)
+        source, k = aug.split_ref(ref)
+        path = self.locate(source)
         if k == 0:
             return open_rgb(path)
         with Image.open(path) as im:

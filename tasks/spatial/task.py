@@ -40,6 +40,7 @@ class SpatialTask:
     question_template = FORWARD
     probe_template = "If one thing is {leaf} another thing, is the other thing {category} the first one?"
     cloze_template = "If one thing is {leaf} another thing, the other thing is"
+    probe_variants = ("yes_no", "cloze")  # the paper's probe asks about kinds of things, not relations
 
     def __init__(
         self,
@@ -98,7 +99,7 @@ class SpatialTask:
         scene = self._scenes.get(ref) if self._scenes else None
         if scene is None:
             raise UserError(f"task 'spatial': unknown scene {ref!r}")
-        return draw(scene, _open_rgba)
+        return draw(scene, lambda ref: _open_rgba(str(self.emoji.locate(ref))))
 
     def fingerprint(self) -> str:
         self.load()

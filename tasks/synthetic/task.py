@@ -62,10 +62,7 @@ class SyntheticTask:
         if self._data is None:
             self._generate()
             relations = taxonomy()
-            images = {
-                leaf: [str(self.folder / leaf / f"{i:02d}.png") for i in range(self.per_leaf)]
-                for leaf in relations
-            }
+            images = {leaf: [f"{leaf}/{i:02d}.png" for i in range(self.per_leaf)] for leaf in relations}
             depths = derive_depths(relations)
             names = {label: surface(label) for label in [*relations, *depths]}
             self._data = TaskData(images=images, relations=relations, depths=depths, names=names)
@@ -88,8 +85,11 @@ class SyntheticTask:
                 raise
             _remove_tree(tmp)
 
+    def locate(self, ref: str) -> Path:
+        return self.folder / ref
+
     def open_image(self, ref: str) -> Image.Image:
-        return open_rgb(ref)
+        return open_rgb(self.locate(ref))
 
     def fingerprint(self) -> str:
         return digest("synthetic", VERSION, self.per_leaf, self.size, self.seed, sorted(taxonomy().items()))[

@@ -1,6 +1,8 @@
 """The THINGS hypernymy task: the paper's taxonomy over the user's copy of the THINGS images.
 
-Images are read from ``<root>/<concept>/*.{jpg,jpeg,png}``; the taxonomy ships in ``data/leaf_hypernyms.tsv``.
+Images are read from ``<root>/<concept>/*.{jpg,jpeg,png}`` and referred to relative to ``root``
+(``"aardvark/aardvark_01b.jpg"``), so a moved copy gives the same questions; the taxonomy ships in
+``data/leaf_hypernyms.tsv``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,15 @@ from tasks.taxonomy import check_no_hash, derive_depths, digest, list_images, op
 
 DATA = Path(__file__).parent / "data"
 TAXONOMY = DATA / "leaf_hypernyms.tsv"
+PAPER_DEPTHS = DATA / "paper_depths.tsv"  # the paper's bottom-up count, 41 / 9 / 3 (see NOTICE.md)
+PROBE_FORMS = DATA / "probe_forms.tsv"  # the paper's probe: surface forms of its 4 phrasings
+PROBE_NEGATIVES = DATA / "probe_negatives.tsv"  # the paper's probe: "No" questions per leaf
 NAME_OVERRIDES = {"flip_flop": "flip-flop"}  # the THINGS word where it is not the uniqueID's plain form
 SHOW = 5  # how many missing items an error message names
+NEEDS_ROOT = (
+    "task 'things' needs your copy of the THINGS images: use 'things:/path/to/object_images' "
+    "or task_options.root (layout <root>/<concept>/<image>.jpg)"
+)
 
 
 class ThingsTask:
@@ -31,15 +40,17 @@ class ThingsTask:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | None,
         on_missing: str = "error",
         depth_containment: float = 1.0,
         check_images: bool = True,
         taxonomy: Path = TAXONOMY,
+        depths: str = "paper",
     ) -> None:
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser() if root is not None else None
         self.on_missing = on_missing
         self.depth_containment = depth_containment
+        self.depth_rule = depths
         self.check_images = check_images
         self.taxonomy_path = Path(taxonomy)
         self._data: TaskData | None = None
@@ -49,12 +60,55 @@ class ThingsTask:
         """The full shipped taxonomy, ``leaf -> hypernyms``, whatever images exist."""
         return read_pairs(self.taxonomy_path)
 
+    def depths(self) -> dict[str, int]:
+        """``hypernym -> depth`` of the full taxonomy: the paper's bottom-up count (option ``depths =
+        "paper"``, 3 = most general) or derived from the leaf sets (``"derived"``, 1 = top level)."""
+        relations = self.taxonomy()
+        if self.depth_rule == "derived":
+            return derive_depths(relations, self.depth_containment)
+        with PAPER_DEPTHS.open() as fh:
+            shipped = dict(line.rstrip("\n").split("\t") for line in list(fh)[1:])
+        used = {h for hs in relations.values() for h in hs}
+        missing = sorted(used - set(shipped))
+        if missing:
+            raise UserError(
+                f"task 'things': no paper depth for hypernym(s) {missing}; use depths = 'derived'"
+            )
+        return {h: int(shipped[h]) for h in sorted(used)}
+
     def load(self) -> TaskData:
         if self._data is None:
             self._data = self._load()
         return self._data
 
+    def probe_forms(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """``{"leaf" | "hypernym": {label: forms}}``: the surface forms of the paper probe's 4 phrasings
+        (shipped, quirks included)."""
+        out: dict[str, dict[str, tuple[str, ...]]] = {"leaf": {}, "hypernym": {}}
+        for r in _read_tsv(PROBE_FORMS):
+            out[r["kind"]][r["label"]] = (r["p1"], r["p2"], r["p3"], r["p4"])
+        return out
+
+    def probe_negatives(self) -> dict[str, tuple[int, dict[int, str]]]:
+        """Leaf -> (number of "No" questions of each of its probe items, {position: known hypernym})."""
+        out = {}
+        for r in _read_tsv(PROBE_NEGATIVES):
+            known = dict(part.split(":", 1) for part in r["known"].split("|") if part)
+            out[r["leaf"]] = (int(r["negatives"]), {int(k): v for k, v in known.items()})
+        return out
+
+    def taxonomy_data(self) -> TaskData:
+        """The shipped taxonomy as task data without images (``taxobench task show``; needs no images)."""
+        relations = self.taxonomy()
+        depths = self.depths()
+        names = {leaf: surface(leaf, NAME_OVERRIDES) for leaf in relations} | {h: h for h in depths}
+        return TaskData(
+            images={leaf: [] for leaf in relations}, relations=relations, depths=depths, names=names
+        )
+
     def _load(self) -> TaskData:
+        if self.root is None:
+            raise UserError(NEEDS_ROOT)
         if not self.root.is_dir():
             raise UserError(
                 f"THINGS image folder not found: {self.root} (expected <root>/<concept>/<image>.jpg; "
@@ -69,7 +123,7 @@ class ThingsTask:
             files = list_images(self.root / leaf)
             bad = {p for p in files if not _readable(p)} if self.check_images else set()
             unreadable += sorted(bad)
-            good = [str(p) for p in files if p not in bad]
+            good = [p.relative_to(self.root).as_posix() for p in files if p not in bad]
             if good:
                 images[leaf] = good
             else:
@@ -77,13 +131,13 @@ class ThingsTask:
         self._report(no_folder, unreadable, len(relations))
         if not images:
             raise UserError(f"no THINGS images of any taxonomy leaf under {self.root}")
-        depths_all = derive_depths(relations, self.depth_containment)
+        depths_all = self.depths()
         kept = {leaf: relations[leaf] for leaf in images}
         used = {h for hs in kept.values() for h in hs}
         depths = {h: d for h, d in depths_all.items() if h in used}
         names = {leaf: surface(leaf, NAME_OVERRIDES) for leaf in kept}
         names.update({h: h for h in depths})
-        self._listing = digest(*(f"{leaf}/{_stat(p)}" for leaf in sorted(images) for p in images[leaf]))
+        self._listing = digest(*(_stat(self.root / ref) for leaf in sorted(images) for ref in images[leaf]))
         return TaskData(images=images, relations=kept, depths=depths, names=names)
 
     def _report(self, no_images: list[str], unreadable: list[Path], total: int) -> None:
@@ -103,18 +157,28 @@ class ThingsTask:
             raise UserError(message + '. Set task_options.on_missing = "skip" to leave them out.')
         warnings.warn(message + "; skipped.", UserWarning, stacklevel=3)
 
+    def locate(self, ref: str) -> Path:
+        return self.root / ref
+
     def open_image(self, ref: str) -> Image.Image:
-        return open_rgb(ref)
+        return open_rgb(self.locate(ref))
 
     def fingerprint(self) -> str:
         self.load()
         taxonomy = digest(self.taxonomy_path.read_bytes())
-        return digest("things", taxonomy, self.depth_containment, self._listing)[:32]
+        depth = (self.depth_rule, self.depth_containment if self.depth_rule == "derived" else None)
+        return digest("things", taxonomy, *depth, self._listing)[:32]
 
 
-def _stat(path: str) -> str:
-    p = Path(path)
-    return f"{p.name}:{p.stat().st_size}"
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="") as fh:
+        return [{k: v or "" for k, v in row.items()} for row in csv.DictReader(fh, delimiter="\t")]
+
+
+def _stat(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}:{path.stat().st_size}"
 
 
 def _readable(path: Path) -> bool:
@@ -127,21 +191,23 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def factory(arg: str | None = None, **options: Any) -> ThingsTask:
-    """``things:/path/to/images`` or option ``root``; options ``on_missing``, ``depth_containment``,
-    ``check_images``."""
-    opt.check_known("things", options, ("root", "on_missing", "depth_containment", "check_images"))
+def factory(arg: str | None = None, profile: str = "paper-code", **options: Any) -> ThingsTask:
+    """``things:/path/to/images`` or option ``root``; options ``on_missing``, ``depths`` (default
+    ``paper`` under the paper-code profile, else ``derived``), ``depth_containment``, ``check_images``."""
+    known = ("root", "on_missing", "depths", "depth_containment", "check_images")
+    opt.check_known("things", options, known)
     root = options.get("root") or arg
-    if not root:
-        raise UserError(
-            "task 'things' needs your copy of the THINGS images: use 'things:/path/to/object_images' "
-            "or task_options.root (layout <root>/<concept>/<image>.jpg)"
-        )
     return ThingsTask(
-        Path(str(root)),
+        Path(str(root)) if root else None,
         on_missing=opt.choice("things", "on_missing", options.get("on_missing", "error"), ("error", "skip")),
         depth_containment=opt.number(
             "things", "depth_containment", options.get("depth_containment", 1.0), 0, 1
         ),
         check_images=bool(options.get("check_images", True)),
+        depths=opt.choice(
+            "things",
+            "depths",
+            options.get("depths", "paper" if profile == "paper-code" else "derived"),
+            ("paper", "derived"),
+        ),
     )
