@@ -8,7 +8,7 @@ file; references that are not files are addressed by their decoded pixels. One s
 than a memmap shard) makes writes atomic and incremental (temp file + ``os.replace``; a killed run keeps every
 finished image), lets cells that share images share entries, and needs no index to stay consistent;
 safetensors files are memory-mapped on read. Each file carries a sha256 of its tensor bytes; a corrupted or
-truncated entry is reported, recomputed and overwritten. """
+truncated entry is reported, recomputed and overwritten."""
 
 from __future__ import annotations
 
