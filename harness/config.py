@@ -97,6 +97,9 @@ class Data(Strict):
     max_images_per_leaf: int | None = Field(None, ge=1)
     max_leaves: int | None = Field(None, ge=2)  # a fixed sample of leaves, for small machines (see protocol)
     image_tokens: str = "all"  # "all" or "pool:k" (k tokens after adaptive average pooling)
+    # "standardize": every feature dimension centred and scaled by its mean and SD over the cell's
+    # training images before the projector (not in the paper's code); "none": the encoder's features as is
+    feature_norm: Literal["none", "standardize"] = "none"
 
     @field_validator("split")
     @classmethod

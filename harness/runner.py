@@ -116,6 +116,8 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     locate = getattr(task, "locate", None)
     features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens, locate=locate)
     index = {ref: i for i, ref in enumerate(refs)}
+    if cfg.data.feature_norm == "standardize":
+        features = standardize(features, [index[r] for r in questions.loc[questions["split"] == "train", "image"]])
 
     backbone = registry.create(
         "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
@@ -178,6 +180,12 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
         },
     )
     console.print(summary(metrics).to_string(index=False))
+
+
+def standardize(features: Any, train_rows: list[int]) -> Any:
+    """Features centred and scaled per dimension by the mean and SD over the training images' tokens."""
+    train = features[sorted(set(train_rows))].reshape(-1, features.shape[-1])
+    return (features - train.mean(0)) / (train.std(0) + 1e-6)
 
 
 def probe_id(cfg: ExperimentConfig) -> str:
