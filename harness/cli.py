@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,16 +27,26 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     registry = default_registry()
     rows = registry.rows()
     if args.json:
-        print(json.dumps({"plugins": rows, "failures": registry.failures}, indent=2))
+        conflicts = [
+            {"kind": kind, "name": name, "packages": [r.package for r in regs]}
+            for (kind, name), regs in registry.conflicts.items()
+        ]
+        print(json.dumps({"plugins": rows, "failures": registry.failures, "conflicts": conflicts}, indent=2))
         return 0
     table = Table(title="taxobench plugins")
-    for col in ("kind", "name", "plugin", "package", "version"):
+    for col in ("kind", "name", "plugin", "package", "version", "conflict"):
         table.add_column(col)
     for row in rows:
-        table.add_row(*(row[c] for c in ("kind", "name", "plugin", "package", "version")))
+        table.add_row(*(row[c] for c in ("kind", "name", "plugin", "package", "version", "conflict")))
     console.print(table)
     for plugin, message in registry.failures.items():
         err_console.print(f"[yellow]plugin {plugin!r} {message}[/yellow]")
+    for (kind, name), regs in registry.conflicts.items():
+        packages = " and ".join(r.package for r in regs)
+        err_console.print(
+            f"[yellow]{kind[:-1]} {name!r} is registered by {packages}: using it is an error until "
+            f"TAXOBENCH_OVERRIDES={kind}:{name}=<package> picks one[/yellow]"
+        )
     return 0
 
 
@@ -80,8 +91,20 @@ def _frame_table(frame, title: str) -> Table:
     return table
 
 
+TRUST_REMOTE_CODE = "TAXOBENCH_TRUST_REMOTE_CODE"  # backbone plugins pass trust_remote_code=True when "1"
+
+
+def _trust_remote_code(args: argparse.Namespace) -> None:
+    """``--trust-remote-code``: the only way to let a hub model run its repository's own code (never a
+    config file); inherited by local worker processes through the environment."""
+    if getattr(args, "trust_remote_code", False):
+        os.environ[TRUST_REMOTE_CODE] = "1"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.grid import run_grid
+
+    _trust_remote_code(args)
 
     cells = _load_cells(args)
     options = _executor_options(args.executor_option)
@@ -109,6 +132,7 @@ def _executor_options(pairs: Sequence[str]) -> dict:
 def cmd_probe(args: argparse.Namespace) -> int:
     from harness.runner import run_probe
 
+    _trust_remote_code(args)
     if args.dry_run:
         return _probe_dry_run(_dedupe_backbones(_load_cells(args)), args.json)
     for cfg in _dedupe_backbones(_load_cells(args)):
@@ -281,12 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="executor option, repeatable (see docs/grids.md), e.g. -E workers=4 -E partition=gpu",
     )
     p.add_argument("--dry-run", action="store_true", help="validate and list cells without running")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let hub models run their repository's own Python code (never enabled by a config file)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("probe", help="text-only hypernymy probe of each backbone in a config")
     p.add_argument("config")
     p.add_argument("--dry-run", action="store_true", help="count the probe questions without loading a model")
     p.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+    p.add_argument("--trust-remote-code", action="store_true", help="see taxobench run --help")
     p.add_argument("--out", help="output root (overrides output_dir)")
     p.add_argument("--images", help="image root for the task (sets task_options.root)")
     p.set_defaults(func=cmd_probe)

@@ -247,6 +247,10 @@ def load_grid(path: Path) -> GridConfig:
         for key in sweep:
             if key.split(".")[0] not in known:
                 raise UserError(f"invalid config {path}:\n  sweep.{key}: not a config field")
+            if not sweep[key]:
+                raise UserError(
+                    f"invalid config {path}:\n  sweep.{key}: an empty list (the grid would have no cells)"
+                )
     base = _validate(ExperimentConfig, data, source=str(path))
     grid = GridConfig(base=base, sweeps=sweeps)
     grid.cells()  # validate every cell now, so errors surface before any work

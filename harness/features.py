@@ -65,7 +65,7 @@ def content_hash(ref: str, open_image: Callable[[str], Image.Image], locate: Loc
         path = locate(name) if locate is not None else name
         if path is not None and os.path.isfile(path):
             return _file_sha256(str(path)) + suffix
-    image = open_image(ref)
+    image = read_image(open_image, ref)
     h = hashlib.sha256(f"pixels:{image.mode}:{image.size}".encode())
     h.update(image.tobytes())
     return h.hexdigest()
@@ -218,7 +218,7 @@ def _encode_missing(
         task = bar.add_task(f"encoding with {encoder.name}", total=len(missing))
         for start in range(0, len(missing), batch_size):
             batch = missing[start : start + batch_size]
-            images = [open_image(out.refs[key]).convert("RGB") for key in batch]
+            images = [read_image(open_image, out.refs[key]) for key in batch]
             feats = encoder.encode(images)
             if feats.dim() != 3 or feats.shape[0] != len(batch):
                 raise UserError(
@@ -229,6 +229,16 @@ def _encode_missing(
                 store.save(key, tensor)
                 out.place(key, tensor)
             bar.advance(task, len(batch))
+
+
+def read_image(open_image: Callable[[str], Image.Image], ref: str) -> Image.Image:
+    """The decoded RGB image behind ``ref``; an unreadable or truncated file is a UserError naming it."""
+    try:
+        image = open_image(ref)
+        image.load()
+        return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL raises these for damaged files
+        raise UserError(f"cannot read image {ref!r}: {exc}") from None
 
 
 def pool_tokens(x: torch.Tensor, spec: str) -> torch.Tensor:

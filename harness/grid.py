@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -11,7 +12,8 @@ from rich.table import Table
 
 from harness.config import ExperimentConfig
 from harness.contracts import CellOutcome
-from harness.runs import RunDir
+from harness.errors import UserError
+from harness.runs import FAILED, RunDir
 
 
 def describe(cfg: ExperimentConfig) -> str:
@@ -26,6 +28,48 @@ def cell_table(cells: Sequence[ExperimentConfig]) -> Table:
     for cfg in cells:
         table.add_row(cfg.cell_id(), RunDir.for_config(cfg).state, describe(cfg))
     return table
+
+
+def finished_and_whole(cfg: ExperimentConfig, console: Console) -> bool:
+    """Whether a cell is finished with its outputs intact; a damaged one is withdrawn, with a warning."""
+    run = RunDir.for_config(cfg)
+    if not run.done:
+        return False
+    problems = run.damage()
+    if not problems:
+        return True
+    console.print(
+        f"[yellow]warning: finished cell {cfg.cell_id()} ({run.path}) is damaged and will be redone: "
+        f"{'; '.join(problems)}[/yellow]"
+    )
+    run.undo()
+    return False
+
+
+MIN_FREE_MB = 200  # room for run directories and new feature-cache entries
+
+
+def check_writable(cells: Sequence[ExperimentConfig]) -> None:
+    """Every output (and feature-cache) directory can be created and written and has ``MIN_FREE_MB`` free:
+    a UserError naming the path before any work starts."""
+    import shutil
+    import tempfile
+
+    from harness.features import default_cache_dir
+
+    roots = {Path(c.output_dir) for c in cells} | {Path(c.cache_dir or default_cache_dir()) for c in cells}
+    for root in sorted(roots):
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=root, prefix=".taxobench-write-check-"):
+                pass
+        except OSError as exc:
+            raise UserError(f"cannot write to {root}: {exc.strerror or exc}") from None
+        free_mb = shutil.disk_usage(root).free / 2**20
+        if free_mb < MIN_FREE_MB:
+            raise UserError(
+                f"only {free_mb:.0f} MB free under {root}; a grid needs at least {MIN_FREE_MB} MB"
+            )
 
 
 def _clock(seconds: float) -> str:
@@ -49,31 +93,48 @@ def run_grid(
         console.print(cell_table(unique))
         return 0
     runner = default_registry().create("executors", executor, **(executor_options or {}))  # checks options
-    todo = [cfg for cfg in unique if not RunDir.for_config(cfg).done]
+    check_writable(unique)
+    todo = [cfg for cfg in unique if not finished_and_whole(cfg, console)]
     console.print(f"{len(unique)} cells: {len(unique) - len(todo)} finished, {len(todo)} to run")
     if not todo:
         return 0
     by_id = {cfg.cell_id(): cfg for cfg in todo}
-    counts = {"done": 0, "failed": 0}
+    counts = {"done": 0, "failed": 0, "elsewhere": 0}
     started = time.monotonic()
 
     def progress(outcome: CellOutcome) -> None:
-        counts["done" if outcome.ok else "failed"] += 1
-        settled = counts["done"] + counts["failed"]
-        state = "[green]done[/green]" if outcome.ok else "[red]failed[/red]"
+        state = settled_state(outcome)
+        counts[state] += 1
+        settled = sum(counts.values())
+        label = {"done": "[green]done[/green]", "failed": "[red]failed[/red]"}.get(
+            state, "[yellow]running in another process[/yellow]"
+        )
         elapsed = time.monotonic() - started
         eta = elapsed / settled * (len(todo) - settled)
         console.print(
-            f"cell {settled}/{len(todo)} {state}: {describe(by_id[outcome.cell_id])}  "
+            f"cell {settled}/{len(todo)} {label}: {describe(by_id[outcome.cell_id])}  "
             f"[dim](done {counts['done']}, failed {counts['failed']}, left {len(todo) - settled}; "
             f"elapsed {_clock(elapsed)}, ETA {_clock(eta)})[/dim]"
         )
 
     # run_cell is module-level, so executors can ship it to other processes (pool, ray, slurm).
     outcomes = runner.run(todo, run_cell, on_outcome=progress)
-    failed = [o for o in outcomes if not o.ok]
+    states = [settled_state(o) for o in outcomes]
+    failed = [o for o, s in zip(outcomes, states, strict=True) if s == "failed"]
     for outcome in failed:
-        console.print(f"[red]cell {outcome.cell_id} failed[/red] (traceback in {outcome.run_dir}/FAILED)")
+        where = f" (traceback in {outcome.run_dir / FAILED})" if (outcome.run_dir / FAILED).is_file() else ""
+        console.print(f"[red]cell {outcome.cell_id} failed[/red]{where}")
         console.print((outcome.error or "").strip().splitlines()[-1:])
-    console.print(f"{len(outcomes) - len(failed)} cells finished, {len(failed)} failed")
+    elsewhere = states.count("elsewhere")
+    console.print(
+        f"{states.count('done')} cells finished, {len(failed)} failed"
+        + (f", {elsewhere} running in another process (run again once it is done)" if elsewhere else "")
+    )
     return min(len(failed), 125)
+
+
+def settled_state(outcome: CellOutcome) -> str:
+    """done | failed | elsewhere (the cell's lock was held by another process, which is running it)."""
+    if not outcome.ok:
+        return "failed"
+    return "done" if RunDir(outcome.run_dir).done else "elsewhere"

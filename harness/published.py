@@ -20,6 +20,7 @@ import pandas as pd
 from harness.atomic import write_json, write_text
 from harness.errors import UserError
 from harness.manifest import package_versions
+from harness.runs import RunDir
 
 REFERENCE = "Xu et al. 2026, published"
 SOURCE_URL = "github.com/sally-xu-42/cross-modal-taxonomic-gen (results/, MIT)"
@@ -351,7 +352,7 @@ def _write_run(
         },
     )
     write_text(path / "config.toml", _config_toml(run))
-    write_text(path / "DONE", "")
+    RunDir(path).mark_done()
 
 
 def _config_toml(run: RunName) -> str:
@@ -393,4 +394,4 @@ def _write_probes(src: Path, out: Path) -> None:
                 "reference": REFERENCE,
             },
         )
-        write_text(pdir / "DONE", "")
+        RunDir(pdir).mark_done()

@@ -3,6 +3,10 @@
 First-party plugins are found exactly like third-party ones.  ``TAXOBENCH_PLUGINS`` (comma list of
 entry-point names) restricts which *external* plugins load; taxobench's own always load.  A plugin that
 fails to import or to register is reported by name with a warning and the others still load.
+
+Two packages registering the same name of one kind is a conflict: using that name is an error naming both
+packages, unless ``TAXOBENCH_OVERRIDES`` (comma list of ``kind:name=package``, e.g.
+``encoders:efficientnet-lite0=my-encoders``) says which one to use.  ``taxobench plugins`` lists conflicts.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 import pluggy
 
 from harness import hookspecs
-from harness.errors import UnknownPluginError
+from harness.errors import UnknownPluginError, UserError
 
 GROUP = hookspecs.PROJECT
 SELF_DIST = "taxobench"
@@ -43,16 +47,32 @@ class Registry:
 
     entries: dict[str, dict[str, Registration]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    conflicts: dict[tuple[str, str], list[Registration]] = field(default_factory=dict)
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries.get(kind, {}))
 
     def get(self, kind: str, name: str) -> Registration:
+        if (kind, name) in self.conflicts:
+            return self._resolve(kind, name)
         try:
             return self.entries[kind][name]
         except KeyError:
             available = ", ".join(self.names(kind)) or "none"
             raise UnknownPluginError(f"unknown {kind[:-1]} {name!r}; available {kind}: {available}") from None
+
+    def _resolve(self, kind: str, name: str) -> Registration:
+        """The registration ``TAXOBENCH_OVERRIDES`` picks for a name two packages register."""
+        rivals = self.conflicts[(kind, name)]
+        chosen = _overrides().get((kind, name))
+        for reg in rivals:
+            if reg.package == chosen:
+                return reg
+        packages = " and ".join(f"{r.package} ({r.plugin})" for r in rivals)
+        raise UserError(
+            f"{kind[:-1]} {name!r} is registered by two packages: {packages}; choose one with "
+            f"TAXOBENCH_OVERRIDES={kind}:{name}=<package> or uninstall the other"
+        )
 
     def create(self, kind: str, ref: str, **options: Any) -> Any:
         """Build the object a reference ``name[:arg]`` names, passing ``options`` to its factory."""
@@ -68,11 +88,15 @@ class Registry:
             return False
 
     def rows(self) -> list[dict[str, str]]:
-        return [
-            {"kind": r.kind, "name": r.name, "plugin": r.plugin, "package": r.package, "version": r.version}
-            for kind in hookspecs.KINDS
-            for r in sorted(self.entries.get(kind, {}).values(), key=lambda r: r.name)
-        ]
+        """One row per registration; a conflicting name has a row per package, ``conflict`` set."""
+        out = []
+        for kind in hookspecs.KINDS:
+            for r in sorted(self.entries.get(kind, {}).values(), key=lambda r: r.name):
+                rivals = self.conflicts.get((kind, r.name), [r])
+                for reg in rivals:
+                    row = {k: getattr(reg, k) for k in ("kind", "name", "plugin", "package", "version")}
+                    out.append({**row, "conflict": "yes" if len(rivals) > 1 else ""})
+        return out
 
 
 def _allowed(ep: EntryPoint, allow: set[str] | None) -> bool:
@@ -117,11 +141,25 @@ def discover(eps: list[EntryPoint] | None = None) -> Registry:
 
 def _recorder(registry: Registry, kind: str, plugin: str, package: str, version: str):
     def register(name: str, factory: Callable[..., Any]) -> None:
-        registry.entries.setdefault(kind, {})[name] = Registration(
-            kind, name, factory, plugin, package, version
-        )
+        reg = Registration(kind, name, factory, plugin, package, version)
+        entries = registry.entries.setdefault(kind, {})
+        if name in entries and entries[name].package != package:
+            registry.conflicts.setdefault((kind, name), [entries[name]]).append(reg)
+            return
+        entries[name] = reg
 
     return register
+
+
+def _overrides() -> dict[tuple[str, str], str]:
+    """``TAXOBENCH_OVERRIDES``: (kind, name) -> the package chosen for a conflicting name."""
+    out = {}
+    for part in os.environ.get("TAXOBENCH_OVERRIDES", "").split(","):
+        key, sep, package = part.strip().partition("=")
+        kind, colon, name = key.partition(":")
+        if sep and colon:
+            out[(kind.strip(), name.strip())] = package.strip()
+    return out
 
 
 def _fail(registry: Registry, plugin: str, message: str) -> None:

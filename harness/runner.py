@@ -19,7 +19,6 @@ from rich.console import Console
 from harness import checkpoint
 from harness.atomic import write_atomic, write_json
 from harness.config import ExperimentConfig
-from harness.errors import UserError
 from harness.manifest import base_manifest, peak_memory_mb
 from harness.registry import default_registry
 from harness.runs import RunDir, write_config
@@ -68,7 +67,8 @@ def _write_parquet(path: Path, frame) -> None:
 
 
 def run_cell(cfg: ExperimentConfig, console: Console | None = None) -> Path:
-    """Run one cell unless finished; returns its run directory.  Two processes never run the same cell."""
+    """Run one cell unless finished; returns its run directory.  Two processes never run the same cell: a
+    cell whose lock another process holds is left to it (the directory is returned without DONE)."""
     run = RunDir.for_config(cfg)
     if run.done:
         return run.path
@@ -77,7 +77,7 @@ def run_cell(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise UserError(f"cell {cfg.cell_id()} is being run by another process") from None
+        return run.path
     try:
         if run.done:
             return run.path
@@ -117,7 +117,9 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens, locate=locate)
     index = {ref: i for i, ref in enumerate(refs)}
     if cfg.data.feature_norm == "standardize":
-        features = standardize(features, [index[r] for r in questions.loc[questions["split"] == "train", "image"]])
+        features = standardize(
+            features, [index[r] for r in questions.loc[questions["split"] == "train", "image"]]
+        )
 
     backbone = registry.create(
         "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options

@@ -56,7 +56,7 @@ def race(cfg: ExperimentConfig, barrier: Any, results: Any) -> None:
     """Wait for the other racer, then try the cell; report what happened."""
     barrier.wait()
     try:
-        stub_run_cell(cfg)
-        results.put("returned")
+        path = stub_run_cell(cfg)
+        results.put("finished" if (path / "DONE").is_file() else "left to the other process")
     except Exception as exc:
         results.put(f"{type(exc).__name__}: {exc}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from contextlib import contextmanager
 from typing import Any
 
@@ -75,6 +76,23 @@ def _bos_id(tokenizer: Any, mode: str) -> int | None:
     return bos if ids and ids[0] == bos else None
 
 
+TRUST_ENV = "TAXOBENCH_TRUST_REMOTE_CODE"  # set by ``taxobench run --trust-remote-code``
+
+
+def checked_load_kwargs(load_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """``load_kwargs`` for ``from_pretrained``; ``trust_remote_code`` (running a hub repository's own
+    Python) never comes from a config file, only from the CLI flag ``--trust-remote-code``."""
+    kwargs = dict(load_kwargs or {})
+    if "trust_remote_code" in kwargs:
+        raise UserError(
+            "load_kwargs.trust_remote_code cannot be set in a config (it runs the model repository's own "
+            "code); pass --trust-remote-code to taxobench run / probe instead"
+        )
+    if os.environ.get(TRUST_ENV) == "1":
+        kwargs["trust_remote_code"] = True
+    return kwargs
+
+
 def override_config(config: Any, overrides: dict[str, Any]) -> Any:
     """A copy of ``config`` with ``overrides`` applied (unknown fields are a UserError)."""
     unknown = sorted(k for k in overrides if not hasattr(config, k))
@@ -115,7 +133,7 @@ class HFCausalBackbone:
             raise UserError(f"attn_implementation must be one of {MASKABLE} (packing needs a 4D mask)")
         self.name = name
         self.source, self.init, self.seed, self.dtype_name = source, init, int(seed), dtype
-        kwargs = {"revision": revision, **(load_kwargs or {})}
+        kwargs = {"revision": revision, **checked_load_kwargs(load_kwargs)}
         with quiet_transformers():
             try:
                 self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)

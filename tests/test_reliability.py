@@ -1,0 +1,218 @@
+"""Trustworthy results under bad input: path-independent results, finished cells that prove they are whole,
+concurrent runs, early checks of sweeps and output folders, unreadable images, plugin conflicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+from PIL import Image
+
+from harness.config import load_grid
+from harness.errors import UserError
+from harness.features import read_image
+from harness.runs import RunDir
+from tests.conftest import dedent, install_fake_dist, run_cli
+
+ENV = {"OMP_NUM_THREADS": "1"}
+TINY_LM = """
+[backbone_options.config_overrides]
+num_hidden_layers = 1
+hidden_size = 32
+intermediate_size = 64
+num_attention_heads = 2
+num_key_value_heads = 1
+"""
+
+
+def tiny_grid(tmp_path: Path, root: Path, seeds: str = "[1]") -> Path:
+    """A one-cell grid on the synthetic task with its images under ``root`` (a tiny random-init LM)."""
+    path = tmp_path / f"grid-{root.name}.toml"
+    path.write_text(
+        dedent(f"""
+        task = "synthetic"
+        task_options = {{ root = "{root}", per_leaf = 4 }}
+        encoder = "efficientnet-lite0"
+        backbone = "smollm2-135m"
+        init = "random"
+        [training]
+        lr = 0.005
+        epochs = 1
+        batch_size = 32
+        device = "cpu"
+        [data]
+        image_tokens = "pool:4"
+        [sweep]
+        seed = {seeds}
+        """)
+        + TINY_LM
+    )
+    return path
+
+
+def only_cell(out: Path) -> Path:
+    (cell,) = [p for p in out.iterdir() if p.is_dir()]
+    return cell
+
+
+def test_results_do_not_depend_on_where_the_images_live(tmp_path: Path) -> None:
+    """The same grid with its images at two paths: same cell ids, byte-identical questions and metrics."""
+    outs = []
+    for name in ("here", "there"):
+        root = tmp_path / name / "synthetic-images"
+        out = tmp_path / f"out-{name}"
+        result = run_cli("run", str(tiny_grid(tmp_path, root)), "--out", str(out), env=ENV)
+        assert result.returncode == 0, result.stdout + result.stderr
+        outs.append(only_cell(out))
+    a, b = outs
+    assert a.name == b.name  # task_options.root is not part of the cell id
+    for name in ("questions.parquet", "metrics.parquet", "predictions.parquet"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    task_a = json.loads((a / "manifest.json").read_text())["fingerprints"]["task"]
+    assert task_a == json.loads((b / "manifest.json").read_text())["fingerprints"]["task"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A finished one-cell grid: (grid file, run directory); tests copy it before damaging it."""
+    tmp = tmp_path_factory.mktemp("finished")
+    grid = tiny_grid(tmp, tmp / "images")
+    out = tmp / "out"
+    result = run_cli("run", str(grid), "--out", str(out), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return grid, only_cell(out)
+
+
+def test_done_records_every_output_file(finished: tuple[Path, Path]) -> None:
+    _, cell = finished
+    record = json.loads((cell / "DONE").read_text())
+    assert {"metrics.parquet", "manifest.json", "config.toml", "summary.json"} <= set(record["files"])
+    assert RunDir(cell).damage() == []
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (
+            lambda c: (c / "metrics.parquet").write_bytes((c / "metrics.parquet").read_bytes()[:100]),
+            "metrics",
+        ),
+        (lambda c: (c / "manifest.json").write_text('{"trunc'), "manifest.json"),
+        (lambda c: (c / "config.toml").write_text("garbage = [\n"), "config.toml"),
+        (lambda c: (c / "summary.json").unlink(), "summary.json is missing"),
+    ],
+    ids=["truncated-metrics", "truncated-manifest", "garbage-config", "missing-summary"],
+)
+def test_a_damaged_finished_cell_is_named_and_redone(tmp_path: Path, finished, damage, expected) -> None:
+    grid, cell = finished
+    out = tmp_path / "out"
+    shutil.copytree(cell, out / cell.name)
+    metrics = (cell / "metrics.parquet").read_bytes()
+    damage(out / cell.name)
+    assert any(expected in p for p in RunDir(out / cell.name).damage())
+    result = run_cli("run", str(grid), "--out", str(out), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"finished cell {cell.name}" in result.stdout and "damaged" in result.stdout
+    assert RunDir(out / cell.name).damage() == []  # redone, whole again, same results
+    assert (out / cell.name / "metrics.parquet").read_bytes() == metrics
+
+
+def test_a_cell_locked_by_another_process_is_not_a_failure(tmp_path: Path, finished) -> None:
+    grid, cell = finished
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(str(out / cell.name) + ".lock"):
+        result = run_cli("run", str(grid), "--out", str(out), env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("0 cells finished, 0 failed, 1 running in another process"), last
+    assert "FAILED" not in result.stdout and "traceback" not in result.stdout
+
+
+def test_an_empty_sweep_is_a_user_error(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text("[sweep]\nseed = []\n")
+    with pytest.raises(UserError, match=r"sweep.seed: an empty list"):
+        load_grid(path)
+    result = run_cli("run", str(path), "--dry-run")
+    assert result.returncode == 2 and "sweep.seed" in result.stderr
+
+
+def test_an_unwritable_output_folder_is_reported_before_any_work(tmp_path: Path, finished) -> None:
+    grid, _ = finished
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("run", str(grid), "--out", str(blocker / "runs"), env=ENV)
+    assert result.returncode == 2
+    assert f"cannot write to {blocker / 'runs'}" in result.stderr.replace("\n", "")
+    assert "Traceback" not in result.stderr
+
+
+def test_too_little_free_space_is_reported_with_the_path(tmp_path: Path, monkeypatch) -> None:
+    import harness.grid as grid
+    from harness.config import ExperimentConfig
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 5 * 2**20))
+    cell = ExperimentConfig(output_dir=tmp_path / "out", cache_dir=tmp_path / "cache")
+    with pytest.raises(UserError, match=rf"only 5 MB free under {tmp_path}"):
+        grid.check_writable([cell])
+
+
+def test_a_truncated_image_names_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "crow.jpg"
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(path)
+    path.write_bytes(path.read_bytes()[:200])  # a valid header, most of the data gone
+    with pytest.raises(UserError, match=r"cannot read image 'crow/crow\.jpg'"):
+        read_image(lambda ref: Image.open(path), "crow/crow.jpg")
+
+
+def test_a_duplicate_plugin_name_names_both_packages(tmp_path: Path) -> None:
+    """A third party registering 'efficientnet-lite0' neither replaces nor loses to the first-party one."""
+    module = tmp_path / "taxobench_rival_encoder.py"
+    module.write_text(
+        dedent("""
+        from harness.hookspecs import hookimpl
+
+        @hookimpl
+        def register_encoders(register):
+            register("efficientnet-lite0", lambda arg=None, **options: None)
+        """)
+    )
+    site = tmp_path / "site"
+    install_fake_dist(site, "rival-encoders", {"rival": "taxobench_rival_encoder"}, [module])
+    env = {**os.environ, "PYTHONPATH": str(site), **ENV}
+    listing = run_cli("plugins", "--json", env=env)
+    assert json.loads(listing.stdout)["conflicts"] == [
+        {"kind": "encoders", "name": "efficientnet-lite0", "packages": ["taxobench", "rival-encoders"]}
+    ]
+    code = "from harness.registry import default_registry as r; print(r().get('encoders', 'efficientnet-lite0').package)"
+
+    def lookup(extra: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env={**env, **extra}
+        )
+
+    refused = lookup({})
+    assert refused.returncode != 0
+    assert "registered by two packages: taxobench (encoders) and rival-encoders (rival)" in refused.stderr
+    chosen = lookup({"TAXOBENCH_OVERRIDES": "encoders:efficientnet-lite0=taxobench"})
+    assert chosen.stdout.strip() == "taxobench", chosen.stderr
+    rival = lookup({"TAXOBENCH_OVERRIDES": "encoders:efficientnet-lite0=rival-encoders"})
+    assert rival.stdout.strip() == "rival-encoders", rival.stderr
+
+
+def test_trust_remote_code_never_comes_from_a_config(tmp_path: Path, monkeypatch) -> None:
+    from plugins.backbones.hf_causal import checked_load_kwargs
+
+    with pytest.raises(UserError, match="--trust-remote-code"):
+        checked_load_kwargs({"trust_remote_code": True})
+    monkeypatch.delenv("TAXOBENCH_TRUST_REMOTE_CODE", raising=False)
+    assert checked_load_kwargs({"token": "x"}) == {"token": "x"}
+    monkeypatch.setenv("TAXOBENCH_TRUST_REMOTE_CODE", "1")  # what `taxobench run --trust-remote-code` sets
+    assert checked_load_kwargs(None) == {"trust_remote_code": True}
