@@ -106,7 +106,7 @@ def test_random_ablation_removes_whole_leaves() -> None:
     data = things_tree()
     level = 30
     removed = set(random_removed_leaves(data, level, seed=0))
-    for h, leaves in leaves_of(data).items():  # every hypernym loses at least max(1, int(p n)) leaves
+    for leaves in leaves_of(data).values():  # every hypernym loses at least max(1, int(p n)) leaves
         assert len(removed & set(leaves)) >= max(1, int(level / 100 * len(leaves)))
     q = build_question_set(data, paper_cfg(ablation={"kind": "random", "level": level}), Original()).questions
     train_hyp = q[(q["split"] == "train") & (q["kind"] == "hypernym")]

@@ -191,7 +191,10 @@ def test_a_duplicate_plugin_name_names_both_packages(tmp_path: Path) -> None:
     assert json.loads(listing.stdout)["conflicts"] == [
         {"kind": "encoders", "name": "efficientnet-lite0", "packages": ["taxobench", "rival-encoders"]}
     ]
-    code = "from harness.registry import default_registry as r; print(r().get('encoders', 'efficientnet-lite0').package)"
+    code = (
+        "from harness.registry import default_registry as r; "
+        "print(r().get('encoders', 'efficientnet-lite0').package)"
+    )
 
     def lookup(extra: dict[str, str]) -> subprocess.CompletedProcess:
         return subprocess.run(
