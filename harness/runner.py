@@ -19,7 +19,7 @@ from rich.console import Console
 from harness import checkpoint
 from harness.atomic import write_atomic, write_json
 from harness.config import ExperimentConfig
-from harness.manifest import base_manifest, peak_memory_mb
+from harness.manifest import base_manifest, peak_memory_mb, weights_digest
 from harness.registry import default_registry
 from harness.runs import RunDir, write_config
 
@@ -125,6 +125,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
         "backbones", cfg.backbone, init=cfg.init, seed=cfg.seed, **cfg.backbone_options
     )
     prompt = build_prompt(backbone, cfg.rules)
+    backbone_weights = weights_digest(backbone.module)  # as loaded, before training casts it
     log_path = run.path / "train_log.jsonl"
     with log_path.open("w") as log_file:
 
@@ -174,6 +175,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
                 "task": task.fingerprint(),
                 "encoder": encoder.fingerprint(),
                 "backbone": backbone.fingerprint(),
+                "backbone_weights_sha256": backbone_weights,
             },
             "started": started,
             "finished": time.time(),

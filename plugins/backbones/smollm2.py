@@ -50,11 +50,24 @@ def package_version() -> str:
         return "unknown"
 
 
+def converter_versions() -> str:
+    """The versions of the packages that convert the GGUF (part of the converted copy's cache key)."""
+    parts = []
+    for dist in ("transformers", "gguf", "safetensors"):
+        try:
+            parts.append(f"{dist}{importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{dist}-absent")
+    return "-".join(parts)
+
+
 def converted_dir() -> Path:
-    """A safetensors copy of the GGUF model and tokenizer in the cache, converted on first use."""
+    """A safetensors copy of the GGUF model and tokenizer in the cache, converted on first use; keyed on
+    the package, the file size and the converter's versions."""
     gguf = gguf_path()
     stat = gguf.stat()
-    target = cache_root() / "models" / f"smollm2-135m-instruct-q4_1-{package_version()}-{stat.st_size}"
+    key = f"smollm2-135m-instruct-q4_1-{package_version()}-{stat.st_size}-{converter_versions()}"
+    target = cache_root() / "models" / key
     if (target / "config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
