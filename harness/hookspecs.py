@@ -1,7 +1,9 @@
 """The plugin contract: one pluggy hook per plugin kind.
 
 A plugin module implements any of these hooks and calls ``register(name, factory)`` once per thing it
-provides.  ``factory(arg, **options)`` builds the object; ``arg`` is the part after the colon in a
+provides.  ``factory`` is a callable or, better, a ``"module:attribute"`` string naming it: the module is
+imported only when a config uses the name, so discovery stays fast.  ``factory(arg, **options)`` builds
+the object; ``arg`` is the part after the colon in a
 reference such as ``hf-causal:Qwen/Qwen3-0.6B`` (``None`` when absent) and ``options`` come from the
 config's ``*_options`` table.  What each built object must offer is stated in :mod:`harness.contracts`.
 """
@@ -17,7 +19,7 @@ PROJECT = "taxobench"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-Register = Callable[[str, Callable[..., Any]], None]
+Register = Callable[[str, "Callable[..., Any] | str"], None]
 
 KINDS = ("encoders", "backbones", "tasks", "shuffles", "executors")
 

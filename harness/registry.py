@@ -11,6 +11,7 @@ packages, unless ``TAXOBENCH_OVERRIDES`` (comma list of ``kind:name=package``, e
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import warnings
@@ -31,14 +32,30 @@ SELF_DIST = "taxobench"
 
 @dataclass(frozen=True)
 class Registration:
-    """One thing a plugin registered."""
+    """One thing a plugin registered: a factory, or a lazy ``"module:attribute"`` target that is imported
+    only when the name is used (so listing plugins imports no model library)."""
 
     kind: str
     name: str
-    factory: Callable[..., Any]
+    target: Callable[..., Any] | str
     plugin: str
     package: str
     version: str
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        if not isinstance(self.target, str):
+            return self.target
+        return _import_target(self.target, f"{self.kind[:-1]} {self.name!r} of {self.package}")
+
+
+@cache
+def _import_target(target: str, what: str) -> Callable[..., Any]:
+    module, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"{what} cannot be loaded from {target!r}: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass
@@ -140,7 +157,7 @@ def discover(eps: list[EntryPoint] | None = None) -> Registry:
 
 
 def _recorder(registry: Registry, kind: str, plugin: str, package: str, version: str):
-    def register(name: str, factory: Callable[..., Any]) -> None:
+    def register(name: str, factory: Callable[..., Any] | str) -> None:
         reg = Registration(kind, name, factory, plugin, package, version)
         entries = registry.entries.setdefault(kind, {})
         if name in entries and entries[name].package != package:

@@ -137,7 +137,10 @@ import json, sys
 sys.path.insert(0, {tests!r})
 from test_protocol_fixtures import things_data
 from harness.seeding import derive_rng
-from plugins.shuffles import AcrossCategory, HypernymSwap, Original, WithinCategory
+from plugins.shuffles.across_category import AcrossCategory
+from plugins.shuffles.hypernym_swap import HypernymSwap
+from plugins.shuffles.original import Original
+from plugins.shuffles.within_category import WithinCategory
 data = things_data(1)
 shuffles = [Original(), AcrossCategory(), WithinCategory(), HypernymSwap()]
 out = {{s.name: s.apply(data, derive_rng(9, "shuffle", s.name)) for s in shuffles}}

@@ -1,15 +1,11 @@
 """First-party executors."""
 
 from harness.hookspecs import hookimpl
-from plugins.executors.local import LocalExecutor
-from plugins.executors.pool import PoolExecutor
-from plugins.executors.ray_executor import RayExecutor
-from plugins.executors.slurm import SlurmExecutor
 
 
 @hookimpl
 def register_executors(register) -> None:
-    register("local", LocalExecutor)
-    register("pool", PoolExecutor)
-    register("ray", RayExecutor)
-    register("slurm", SlurmExecutor)
+    register("local", "plugins.executors.local:LocalExecutor")
+    register("pool", "plugins.executors.pool:PoolExecutor")
+    register("ray", "plugins.executors.ray_executor:RayExecutor")
+    register("slurm", "plugins.executors.slurm:SlurmExecutor")
