@@ -53,7 +53,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def _load_cells(args: argparse.Namespace):
     from harness.config import load_grid
 
-    grid = load_grid(Path(args.config))
+    sets = list(getattr(args, "set", None) or [])
+    if getattr(args, "limit", None) is not None:
+        sets.append(f"data.max_leaves={args.limit}")
+    grid = load_grid(Path(args.config), sets)
     cells = grid.cells()
     overrides: dict = {}
     if getattr(args, "out", None):
@@ -115,18 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _executor_options(pairs: Sequence[str]) -> dict:
     """``KEY=VALUE`` pairs; VALUE is read as TOML (``4``, ``true``, ``["0"]``, ``{a="x"}``), else as text."""
-    import tomllib
+    from harness.config import parse_assignment
 
-    options = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--executor-option takes KEY=VALUE, got {pair!r}")
-        try:
-            options[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            options[key.strip()] = raw
-    return options
+    return dict(parse_assignment(pair, "--executor-option") for pair in pairs)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -275,8 +269,31 @@ def cmd_leaderboard_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_arguments(p: argparse.ArgumentParser) -> None:
+    """CONFIG and what changes it from the command line (run, protocol build, probe)."""
+    p.add_argument("config")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a config field in every cell, repeatable; dotted keys, VALUE read as TOML "
+        "(e.g. --set training.lr=1e-3 --set seed=7 --set shuffle=across_category)",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="a quick check on N leaves (data.max_leaves = N)")
+    p.add_argument("--images", help="image root for the task (sets task_options.root)")
+
+
+def _version() -> str:
+    from harness.manifest import git_commit, package_versions
+
+    commit = git_commit()
+    return f"taxobench {package_versions()['taxobench']}" + (f" (commit {commit})" if commit else "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taxobench", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("plugins", help="list installed plugins of every kind")
@@ -286,15 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("protocol", help="build and inspect QuestionSets")
     psub = p.add_subparsers(dest="action", required=True)
     b = psub.add_parser("build", help="write the QuestionSet of each cell and print its counts")
-    b.add_argument("config")
-    b.add_argument("--images", help="image root for the task (sets task_options.root)")
+    _config_arguments(b)
     b.add_argument("--out", help="output directory (default ./questionsets)")
     b.set_defaults(func=cmd_protocol_build)
 
     p = sub.add_parser("run", help="run every unfinished cell of a config or grid")
-    p.add_argument("config")
+    _config_arguments(p)
     p.add_argument("--out", help="output root (overrides output_dir)")
-    p.add_argument("--images", help="image root for the task (sets task_options.root)")
     p.add_argument("--executor", default="local", help="executor plugin, NAME[:ARG] (default local)")
     p.add_argument(
         "-E",
@@ -313,12 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("probe", help="text-only hypernymy probe of each backbone in a config")
-    p.add_argument("config")
+    _config_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="count the probe questions without loading a model")
     p.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
     p.add_argument("--trust-remote-code", action="store_true", help="see taxobench run --help")
     p.add_argument("--out", help="output root (overrides output_dir)")
-    p.add_argument("--images", help="image root for the task (sets task_options.root)")
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("task", help="inspect a task plugin")

@@ -235,11 +235,32 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_grid(path: Path) -> GridConfig:
-    """Read a cell or grid TOML file; a file without ``[sweep]`` is a grid of one cell."""
+def parse_assignment(text: str, what: str = "--set") -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as TOML (``1e-3``, ``true``, ``[1, 2]``, ``{a = 1}``), else as text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"{what} takes KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key.strip(), raw
+
+
+def load_grid(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> GridConfig:
+    """Read a cell or grid TOML file; a file without ``[sweep]`` is a grid of one cell.
+
+    ``overrides`` (``KEY=VALUE``, dotted keys, e.g. ``training.lr=1e-3``) set fields of every cell: they
+    replace the file's value and any sweep over that field; the config schema types and checks them.
+    """
     data = load_toml(path)
     sweeps = data.pop("sweep", {})
     sweeps = sweeps if isinstance(sweeps, list) else [sweeps]
+    for text in overrides:
+        key, value = parse_assignment(text)
+        if key.split(".")[0] not in ExperimentConfig.model_fields:
+            raise UserError(f"--set {key}: not a config field; fields: {', '.join(ExperimentConfig.model_fields)}")
+        _set_dotted(data, key, value)
+        sweeps = [{k: v for k, v in s.items() if not (k == key or k.startswith(f"{key}."))} for s in sweeps]
     known = set(ExperimentConfig.model_fields)
     for sweep in sweeps:
         if not isinstance(sweep, dict) or not all(isinstance(v, list) for v in sweep.values()):

@@ -30,6 +30,17 @@ def cell_table(cells: Sequence[ExperimentConfig]) -> Table:
     return table
 
 
+def rules_lines(cells: Sequence[ExperimentConfig]) -> list[str]:
+    """The resolved protocol rules of the cells, one line per distinct set (PROTOCOL.md §9 profiles)."""
+    seen: dict[str, int] = {}
+    for cfg in cells:
+        rules = cfg.rules.model_dump(mode="json")
+        text = f"rules ({cfg.preset}): " + ", ".join(f"{k}={v!r}" for k, v in rules.items())
+        text += f"; training lr={cfg.training.lr:g}, weight_decay={cfg.training.weight_decay:g}"
+        seen[text] = seen.get(text, 0) + 1
+    return [f"{text}  [{n} cells]" if len(seen) > 1 else text for text, n in seen.items()]
+
+
 def finished_and_whole(cfg: ExperimentConfig, console: Console) -> bool:
     """Whether a cell is finished with its outputs intact; a damaged one is withdrawn, with a warning."""
     run = RunDir.for_config(cfg)
@@ -91,6 +102,8 @@ def run_grid(
     unique = list({cfg.cell_id(): cfg for cfg in cells}.values())
     if dry_run:
         console.print(cell_table(unique))
+        for line in rules_lines(unique):
+            console.print(line, highlight=False)
         return 0
     runner = default_registry().create("executors", executor, **(executor_options or {}))  # checks options
     check_writable(unique)
@@ -130,6 +143,9 @@ def run_grid(
         f"{states.count('done')} cells finished, {len(failed)} failed"
         + (f", {elsewhere} running in another process (run again once it is done)" if elsewhere else "")
     )
+    roots = sorted({str(cfg.output_dir) for cfg in unique})
+    console.print(f"results: {', '.join(roots)}", highlight=False)
+    console.print(f"next: taxobench report {' '.join(roots)} --out <dir>", highlight=False)
     return min(len(failed), 125)
 
 

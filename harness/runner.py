@@ -183,7 +183,18 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
             "peak_memory_mb": round(peak_memory_mb(), 1),
         },
     )
-    console.print(summary(metrics).to_string(index=False))
+    console.print(cell_summary(cfg, summary(metrics)))
+
+
+def cell_summary(cfg: ExperimentConfig, per_subset: pd.DataFrame) -> str:
+    """One line per subset: macro F1 and the majority baseline, in percent (as the leaderboard shows)."""
+    lines = [f"cell {cfg.cell_id()} ({cfg.task}, seed {cfg.seed}): macro F1 %"]
+    for row in per_subset.itertuples():
+        lines.append(
+            f"  {row.subset:<7} {100 * row.macro_f1:5.1f}  (majority {100 * row.majority_f1:5.1f}, "
+            f"{row.n_categories} categories)"
+        )
+    return "\n".join(lines)
 
 
 def standardize(features: Any, train_rows: list[int]) -> Any:
