@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.report_md import FLAG, LEGEND, fmt, stats_md
+from harness.report_md import FLAG, LEGEND, fmt, md_unescape, stats_md
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -141,15 +141,29 @@ def _cell(value: Any, text: bool, key: str) -> str:
 
 def html_table(df: pd.DataFrame, columns: list[tuple[str, str, bool]], table_id: str) -> str:
     head = "".join(
-        f'<th data-key="{k}"{" class=t" if t else ""}>{html.escape(h)}</th>' for k, h, t in columns
+        f'<th data-key="{html.escape(k)}"{" class=t" if t else ""}>{html.escape(h)}</th>'
+        for k, h, t in columns
     )
     body = []
     for _, r in df.iterrows():
         cls = ' class="flag"' if r.get("leaf_precondition") == "not met" else ""
         body.append(f"<tr{cls}>" + "".join(_cell(r[k], t, k) for k, _h, t in columns) + "</tr>")
     return (
-        f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
+        f'<table id="{html.escape(table_id)}" class="sortable"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _inline(md: str) -> str:
+    """One piece of the code's Markdown as HTML: ``**bold**`` kept, everything else escaped text.
+
+    User strings in it went through ``md_escape`` (so they hold no ``**``); their Markdown escapes are
+    undone before ``html.escape``, so the page shows the original text once escaped.
+    """
+    parts = md.split("**")
+    return "".join(
+        f"<b>{html.escape(md_unescape(p))}</b>" if i % 2 else html.escape(md_unescape(p))
+        for i, p in enumerate(parts)
     )
 
 
@@ -157,23 +171,19 @@ def _md_inline(text: str) -> str:
     """The statistics Markdown as simple HTML paragraphs (bold, lists and tables kept readable)."""
     out = []
     for block in text.split("\n\n"):
-        esc = html.escape(block)
-        while "**" in esc:
-            esc = esc.replace("**", "<b>", 1).replace("**", "</b>", 1)
         if block.startswith("|"):
-            lines = [
-                ln.strip().strip("|").split(" | ") for ln in esc.splitlines() if not ln.startswith("|---")
-            ]
-            head = "".join(f"<th>{c.strip()}</th>" for c in lines[0])
+            # table(): "| a | b |" rows; a "|" inside a cell is escaped ("\\|"), so " | " only separates
+            lines = [ln.strip()[2:-2].split(" | ") for ln in block.splitlines() if not ln.startswith("|---")]
+            head = "".join(f"<th>{_inline(c.strip())}</th>" for c in lines[0])
             body = "".join(
-                "<tr>" + "".join(f"<td>{c.strip()}</td>" for c in ln) + "</tr>" for ln in lines[1:]
+                "<tr>" + "".join(f"<td>{_inline(c.strip())}</td>" for c in ln) + "</tr>" for ln in lines[1:]
             )
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif block.lstrip().startswith("- "):
-            items = "".join(f"<li>{line[2:]}</li>" for line in esc.splitlines())
+            items = "".join(f"<li>{_inline(line.lstrip()[2:])}</li>" for line in block.splitlines())
             out.append(f"<ul>{items}</ul>")
         else:
-            out.append(f"<p>{esc}</p>")
+            out.append(f"<p>{_inline(block)}</p>")
     return "\n".join(out)
 
 
@@ -195,13 +205,14 @@ def render_html(
             f'<figure><img alt="{html.escape(p["caption"])}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(p['caption'])}</figcaption></figure>"
         )
+    n_runs, sources = html.escape(str(meta["n_runs"])), html.escape(", ".join(map(str, meta["sources"])))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>taxobench leaderboard</title><link rel="icon" href="data:,"><style>{CSS}</style></head>
 <body>
 <h1>taxobench leaderboard</h1>
-<p>{meta["n_runs"]} finished runs ({html.escape(", ".join(meta["sources"]))}). {html.escape(LEGEND)}</p>
+<p>{n_runs} finished runs ({sources}). {html.escape(LEGEND)}</p>
 {_md_inline(meta["notes"]) if meta.get("notes") else ""}
 <h2>Headline: held-out hypernyms at 100 % ablation (original labels)</h2>
 {html_table(head, HEADLINE_COLUMNS, "headline")}

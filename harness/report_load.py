@@ -101,10 +101,17 @@ def from_frames(
     runs: pd.DataFrame, metrics: pd.DataFrame, coh_frames: list[pd.DataFrame], probes: pd.DataFrame
 ) -> RunData:
     """Join per-run metrics with their run summaries (shared with leaderboard submissions)."""
+    # Numeric columns are made numeric here, whatever frames they came from: an empty frame built from
+    # column names is object dtype, and concatenating it with real values keeps object dtype (a probe
+    # F1 then entered the coherence model as a categorical).
     metrics = metrics.copy()
     metrics["f1"] = pd.to_numeric(metrics["f1"], errors="coerce").astype(float)
     metrics["majority_f1"] = pd.to_numeric(metrics["majority_f1"], errors="coerce").astype(float)
     metrics["depth"] = pd.to_numeric(metrics["depth"], errors="coerce")
+    runs = runs.copy()
+    for col in ("ablation_level", "seed"):
+        if col in runs.columns:
+            runs[col] = pd.to_numeric(runs[col])
     bad = set(metrics["subset"].dropna().unique()) - set(SUBSETS)
     if bad:
         raise UserError(f"unknown subset(s) in metrics: {sorted(bad)} (expected leaf, seen, unseen)")
@@ -114,6 +121,9 @@ def from_frames(
         if coh_frames
         else pd.DataFrame(columns=["category", "avg_cosine", "run_key"])
     )
+    coherence["avg_cosine"] = pd.to_numeric(coherence["avg_cosine"], errors="coerce").astype(float)
+    probes = probes.copy()
+    probes["f1"] = pd.to_numeric(probes["f1"], errors="coerce").astype(float)
     return RunData(runs=runs, metrics=merged, coherence=coherence, probes=probes)
 
 
@@ -132,5 +142,7 @@ def _load_probes(dirs: list[Path]) -> pd.DataFrame:
             p["variant"] = "yes_no"
         frames.append(p[["backbone", "init", "variant", "category", "f1"]])
     if not frames:
-        return pd.DataFrame(columns=["backbone", "init", "variant", "category", "f1"])
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame(columns=["backbone", "init", "variant", "category", "f1"]).astype({"f1": float})
+    probes = pd.concat(frames, ignore_index=True)
+    probes["f1"] = pd.to_numeric(probes["f1"], errors="coerce").astype(float)
+    return probes

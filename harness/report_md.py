@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,40 @@ LEGEND = (
     f"of the same backbone. {FLAG} = leaf F1 below {LEAF_THRESHOLD:g}: the PROTOCOL §7.1 precondition "
     "(leaves learned) is not met, so hypernym results of that row are not interpretable."
 )
+
+
+# newlines, CR, tabs and other controls; line/paragraph separators; bidi overrides and zero-width marks
+_MD_BREAKS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]+"
+)
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]()#!|~]")
+# what would open a list item, a thematic break or a setext underline if the text began a line ("- x",
+# "1. x", "---", "==="); "-3.5" or "1.5" would not
+_MD_LINE_START = re.compile(r"^(\s*)([-+=](?=[-+=\s]|$)|\d+\.(?=\s|$))")
+_MD_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MD_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])|&(amp|lt|gt);")
+
+
+def md_escape(value: Any) -> str:
+    """Text (e.g. a submitter's string) made inert in Markdown: one line, shown literally on GitHub.
+
+    Line breaks and other control characters become spaces (no new line, hence no heading, list or table
+    row can start); ``& < >`` become entities (no raw HTML: ``<script>``, ``<img onerror=...>``, an
+    unclosed ``<!--`` that would hide the rest of the page); Markdown punctuation ``\\ ` * _ [ ] ( ) # ! |
+    ~`` is backslash-escaped (no emphasis, code, link, image, heading or table cell break), as is a list
+    marker or rule (``- ``, ``+ ``, ``1. ``, ``---``, ``===``) at the very start.  Other ``-`` and ``+``
+    (``flip-flop``, ``dinov2-large``, ``-3.5``) stay as they are: away from a line start they are not
+    Markdown.  Safe in table cells and running text.
+    """
+    s = _MD_BREAKS.sub(" ", str(value))
+    s = re.sub(r"[&<>]", lambda m: _MD_HTML[m.group()], s)
+    s = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), s)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], s, count=1)
+
+
+def md_unescape(text: str) -> str:
+    """The plain text of ``md_escape`` output (backslash escapes and the three entities undone)."""
+    return _MD_UNESCAPE.sub(lambda m: m.group(1) or {"amp": "&", "lt": "<", "gt": ">"}[m.group(2)], text)
 
 
 def fmt(v: Any, digits: int = 1, signed: bool = False) -> str:
@@ -36,11 +71,9 @@ def _leaf(r: pd.Series) -> str:
 
 
 def table(header: list[str], lines: list[list[str]]) -> str:
-    def esc(s: str) -> str:
-        return str(s).replace("|", "\\|")
-
+    """A Markdown table; every cell goes through ``md_escape`` (``header`` is the code's own text)."""
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in lines]
+    out += ["| " + " | ".join(md_escape(c) for c in line) + " |" for line in lines]
     return "\n".join(out)
 
 
@@ -142,7 +175,7 @@ def stats_md(st: dict[str, Any]) -> str:
     corr = coh.get("correlations", {})
     if corr.get("status") == "ok":
         items = [
-            f"{c['model']}: r = {fmt(c['pearson_r'], 2)} (p {_p(c['pearson_p'])}), "
+            f"{md_escape(c['model'])}: r = {fmt(c['pearson_r'], 2)} (p {_p(c['pearson_p'])}), "
             f"ρ = {fmt(c['spearman_rho'], 2)}, n = {c['n']}"
             for c in corr["rows"]
         ]
@@ -151,7 +184,7 @@ def stats_md(st: dict[str, Any]) -> str:
             + "\n".join(f"- {i}" for i in items)
         )
     else:
-        out.append(f"**F1 vs coherence**: skipped — {corr.get('reason', 'no data')}")
+        out.append(f"**F1 vs coherence**: skipped — {md_escape(corr.get('reason', 'no data'))}")
     wt = st.get("welch_tests", {})
     if wt.get("status") == "ok":
         lines = [
@@ -172,7 +205,7 @@ def stats_md(st: dict[str, Any]) -> str:
             + table(["model", "comparison", "mean a", "mean b", "Δ", "t", "df", "p"], lines)
         )
     else:
-        out.append(f"**Welch t-tests**: skipped — {wt.get('reason', 'no data')}")
+        out.append(f"**Welch t-tests**: skipped — {md_escape(wt.get('reason', 'no data'))}")
     return "\n\n".join(out)
 
 
@@ -191,19 +224,20 @@ def _model_text(
 ) -> str:
     """The terms' estimates, with the paper's published t beside them where ``res`` carries it."""
     if res.get("status") != "ok":
-        return f"skipped — {res.get('reason', 'no data')}"
+        return f"skipped — {md_escape(res.get('reason', 'no data'))}"
     published = res.get("paper") or {}
     parts = []
     for t in res["terms"]:
         name = t["name"]
         if name != term and not (also and name == also):
             continue
-        text = f"{name}: β = {fmt(t['estimate'], 3)}, z = {fmt(t['stat'], 2)}, p {_p(t['p'])}"
+        text = f"{md_escape(name)}: β = {fmt(t['estimate'], 3)}, z = {fmt(t['stat'], 2)}, p {_p(t['p'])}"
         key = paper[1] if name == term and paper else paper_also if name == also else None
         if key and key in published:
             text += f" (paper: t = {fmt(published[key], 2)})"
         parts.append(text)
-    return "; ".join(parts) + f" (n = {res['n_obs']}, {res['method']}, Wald z; {res.get('data', '')})"
+    method, data = md_escape(res["method"]), md_escape(res.get("data", ""))
+    return "; ".join(parts) + f" (n = {res['n_obs']}, {method}, Wald z; {data})"
 
 
 def render_md(
@@ -216,7 +250,7 @@ def render_md(
 ) -> str:
     parts = [
         "# taxobench leaderboard",
-        f"{meta['n_runs']} finished runs ({', '.join(meta['sources'])}). {LEGEND}",
+        f"{meta['n_runs']} finished runs ({', '.join(md_escape(s) for s in meta['sources'])}). {LEGEND}",
         *([meta["notes"]] if meta.get("notes") else []),
         "## Headline: held-out hypernyms at 100 % ablation (original labels)",
         headline_md(head),
@@ -226,9 +260,9 @@ def render_md(
     ]
     for name, p in plots.items():
         parts.append(
-            f"![{p['caption']}]({plot_dir}/{p['file']})"
+            f"![{md_escape(p['caption'])}]({plot_dir}/{p['file']})"
             if "file" in p
-            else f"- {name}: skipped — {p['skipped']}"
+            else f"- {md_escape(name)}: skipped — {md_escape(p['skipped'])}"
         )
     parts += ["## All results", rows_md(rows)]
     return "\n\n".join(parts) + "\n"

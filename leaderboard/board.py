@@ -15,9 +15,9 @@ from harness.atomic import write_text
 from harness.errors import UserError
 from harness.report_analysis import analyse
 from harness.report_load import METRIC_COLUMNS, RunData, find_run_dirs, from_frames, load_runs, summary_row
-from harness.report_md import LEGEND, headline_md, rows_md, stats_md
+from harness.report_md import LEGEND, headline_md, md_escape, rows_md, stats_md
 from harness.report_table import aggregate, headline
-from leaderboard.schema import Manifest, Submission, Submitter, slug
+from leaderboard.schema import MAX_FILE_BYTES, Manifest, Submission, Submitter, slug
 
 README_INTRO = """# taxobench leaderboard
 
@@ -38,51 +38,97 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return out
 
 
-def validate_submission(path: Path) -> list[str]:
-    """Errors of the submission file at ``path`` (empty list = valid).  A missing file is a UserError."""
+def _parse(path: Path) -> tuple[Submission | None, list[str]]:
+    """The submission at ``path`` and its errors (one of the two is empty).  The file is read once, and
+    only up to MAX_FILE_BYTES: a larger file is refused before parsing."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"submission file not found: {path}")
+    limit = f"the limit is {MAX_FILE_BYTES:,} bytes; split the runs into several submissions"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return None, [f"file too large: {size:,} bytes ({limit})"]
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [f"file too large: over {MAX_FILE_BYTES:,} bytes ({limit})"]
     try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [f"not valid JSON: {exc}"]
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or an integer too long to convert
+        return None, [f"not valid JSON: {exc}"]
+    except RecursionError:
+        return None, ["not valid JSON: nested too deeply"]
     try:
-        Submission.model_validate(data)
+        return Submission.model_validate(data), []
     except ValidationError as exc:
-        return _format_errors(exc)
-    return []
+        return None, _format_errors(exc)
+
+
+def validate_submission(path: Path) -> list[str]:
+    """Errors of the submission file at ``path`` (empty list = valid).  A missing file is a UserError."""
+    return _parse(path)[1]
 
 
 def load_submission(path: Path) -> Submission:
-    errors = validate_submission(path)
-    if errors:
+    sub, errors = _parse(path)
+    if sub is None:
         raise UserError(f"invalid submission {path}:\n  " + "\n  ".join(errors))
-    return Submission.model_validate_json(Path(path).read_text())
+    return sub
 
 
 def submissions_data(subs: list[Submission]) -> RunData:
-    """Submissions as report input: each submission's id becomes the rows' source."""
+    """Submissions as report input: each submission's id becomes the rows' source (never "published":
+    the schema reserves that for leaderboard/published/)."""
     runs, metrics = [], []
     for sub in subs:
         for run in sub.runs:
             key = f"{sub.id}/{run.run_id}"
             summary = run.model_dump(exclude={"metrics"})
-            summary["source"] = sub.id if run.source == "taxobench" else "published"
+            summary["source"] = sub.id
             runs.append(summary_row(summary, key))
             m = pd.DataFrame([r.model_dump() for r in run.metrics]).reindex(columns=METRIC_COLUMNS)
             metrics.append(m.assign(run_key=key))
-    empty = pd.DataFrame(columns=["backbone", "init", "variant", "category", "f1"])
-    return from_frames(pd.DataFrame(runs), pd.concat(metrics, ignore_index=True), [], empty)
+    no_probes = pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("backbone", "init", "variant", "category")}
+        | {"f1": pd.Series(dtype=float)}
+    )
+    return from_frames(pd.DataFrame(runs), pd.concat(metrics, ignore_index=True), [], no_probes)
+
+
+# columns that must stay numeric through a merge (an object column turns F1 into a categorical in the
+# statistics' formulas)
+NUMERIC_COLUMNS = {
+    "runs": ("ablation_level", "seed"),
+    "metrics": ("f1", "majority_f1", "depth", "ablation_level", "seed"),
+    "coherence": ("avg_cosine",),
+    "probes": ("f1",),
+}
+
+
+def _concat(frames: list[pd.DataFrame], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """Concatenate, leaving out empty frames (whose object columns would make the result object), and
+    keep ``numeric`` columns numeric."""
+    parts = [f for f in frames if not f.empty] or frames[:1]
+    out = pd.concat(parts, ignore_index=True)
+    for col in numeric:
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col])  # raises on a value that is not a number
+    return out
 
 
 def _merge(a: RunData, b: RunData) -> RunData:
     return RunData(
-        runs=pd.concat([a.runs, b.runs], ignore_index=True),
-        metrics=pd.concat([a.metrics, b.metrics], ignore_index=True),
-        coherence=pd.concat([a.coherence, b.coherence], ignore_index=True),
-        probes=pd.concat([a.probes, b.probes], ignore_index=True),
+        **{
+            name: _concat([getattr(a, name), getattr(b, name)], NUMERIC_COLUMNS[name])
+            for name in ("runs", "metrics", "coherence", "probes")
+        }
     )
+
+
+def _submission_line(s: Submission) -> str:
+    """One submission in the README list; every string the submitter wrote goes through md_escape."""
+    line = f"- `{s.id}`: {md_escape(s.title)} — {md_escape(s.submitter.name)} ({len(s.runs)} runs)"
+    return line + (f". {md_escape(s.description)}" if s.description.strip() else "")
 
 
 def build_leaderboard(root: Path, include_published: bool = True) -> Path:
@@ -114,9 +160,7 @@ def build_leaderboard(root: Path, include_published: bool = True) -> Path:
         data = _merge(data, p)
     rows = aggregate(data.metrics)
     head = headline(rows)
-    sub_lines = [f"- `{s.id}`: {s.title} — {s.submitter.name} ({len(s.runs)} runs)" for s in subs] or [
-        "- none yet"
-    ]
+    sub_lines = [_submission_line(s) for s in subs] or ["- none yet"]
     text = "\n\n".join(
         [
             README_INTRO.strip(),
@@ -170,6 +214,11 @@ def make_submission(
         ]
         record = {k: summary.get(k) for k in fields}
         record["source"] = record["source"] or "taxobench"
+        if record["source"] == "published":
+            raise UserError(
+                f"{d}: a published reference run (leaderboard/published/) cannot be submitted; "
+                "the board shows those runs already"
+            )
         record["metrics"] = rows
         runs.append(record)
         mpath = d / "manifest.json"

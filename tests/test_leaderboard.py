@@ -133,12 +133,13 @@ def test_build_leaderboard(tmp_path):
         shutil.copy(PUBLISHED / name, root / "published" / name)
     readme = build_leaderboard(root)
     text = readme.read_text()
-    assert "enc-a + lm-sub [bob-lm]" in text and "dinov2-large + qwen3-8b [published]" in text
-    assert "Bob's LM" in text
+    # model labels are Markdown-escaped in the tables (brackets shown literally, not a link reference)
+    assert r"enc-a + lm-sub \[bob-lm\]" in text and r"dinov2-large + qwen3-8b \[published\]" in text
+    assert "- `bob-lm`: Bob's LM — Bob (3 runs)" in text
     head = text.split("## Headline", 1)[1].split("##", 1)[0]
     lines = [line for line in head.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert lines[0].startswith("| 1 | dinov2-large + qwen3-8b")  # 78.4 beats the submission's ~66
-    assert "| 2 | enc-a + lm-sub [bob-lm] | toy | 66.0 |" in lines[1]
+    assert r"| 2 | enc-a + lm-sub \[bob-lm\] | toy | 66.0 |" in lines[1]
 
 
 def test_build_rejects_invalid_submission(tmp_path):
