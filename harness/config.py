@@ -155,6 +155,8 @@ class ExperimentConfig(Strict):
     training: Training = Field(default_factory=Training)
     data: Data = Field(default_factory=Data)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    # experiment trackers fed from the training log (harness.tracking); not part of the cell id
+    tracking: tuple[Literal["tensorboard", "mlflow", "wandb"], ...] = ()
     output_dir: Path = Path("runs")
     cache_dir: Path | None = None  # feature cache; default: the user cache dir
 
@@ -174,7 +176,8 @@ class ExperimentConfig(Strict):
 
         ``CELL_ID_VERSION`` changes when what a given config computes changes.
         """
-        payload = self.model_dump(mode="json", exclude={"output_dir", "cache_dir", "name", "probe"})
+        unrelated = {"output_dir", "cache_dir", "name", "probe", "tracking"}
+        payload = self.model_dump(mode="json", exclude=unrelated)
         payload["task_options"] = {k: v for k, v in self.task_options.items() if k != "root"}
         payload["version"] = CELL_ID_VERSION
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -258,7 +261,8 @@ def load_grid(path: Path, overrides: list[str] | tuple[str, ...] = ()) -> GridCo
     for text in overrides:
         key, value = parse_assignment(text)
         if key.split(".")[0] not in ExperimentConfig.model_fields:
-            raise UserError(f"--set {key}: not a config field; fields: {', '.join(ExperimentConfig.model_fields)}")
+            fields = ", ".join(ExperimentConfig.model_fields)
+            raise UserError(f"--set {key}: not a config field; fields: {fields}")
         _set_dotted(data, key, value)
         sweeps = [{k: v for k, v in s.items() if not (k == key or k.startswith(f"{key}."))} for s in sweeps]
     known = set(ExperimentConfig.model_fields)

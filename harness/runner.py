@@ -99,6 +99,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     from harness.evaluate import category_f1, score, summary
     from harness.features import default_cache_dir, encode_images
     from harness.prompt import build_prompt
+    from harness.tracking import Trackers
     from harness.train import train_projector
 
     started = time.time()
@@ -127,11 +128,13 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     prompt = build_prompt(backbone, cfg.rules)
     backbone_weights = weights_digest(backbone.module)  # as loaded, before training casts it
     log_path = run.path / "train_log.jsonl"
+    trackers = Trackers(cfg.tracking, run.path, cfg.model_dump(mode="json"))
     with log_path.open("w") as log_file:
 
         def log(record: dict[str, Any]) -> None:
             log_file.write(json.dumps(record, default=float) + "\n")
             log_file.flush()
+            trackers.record(record)
 
         train = questions[questions["split"] == "train"]
         val = questions[questions["split"] == "val"]
@@ -150,6 +153,8 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     test = questions[questions["split"] == "test"]
     predictions = score(backbone, projector, features, index, test, prompt=prompt)
     metrics = category_f1(predictions)
+    trackers.final(summary(metrics))
+    trackers.close()
     _write_parquet(run.path / "predictions.parquet", predictions)
     _write_parquet(run.path / "metrics.parquet", metrics)
 

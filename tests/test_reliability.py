@@ -57,7 +57,7 @@ def tiny_grid(tmp_path: Path, root: Path, seeds: str = "[1]") -> Path:
 
 
 def only_cell(out: Path) -> Path:
-    (cell,) = [p for p in out.iterdir() if p.is_dir()]
+    (cell,) = [p for p in out.iterdir() if (p / "config.toml").is_file()]
     return cell
 
 
