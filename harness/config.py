@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError
+from harness.options import format_validation_error
 from harness.presets.ablation import NAMES as ABLATION_PRESETS
 from harness.presets.ablation import table4
 from harness.profiles import DEFAULT_PROFILE, Profile, Rules, apply_profile
@@ -217,15 +218,6 @@ def _validate(model: type[BaseModel], data: Any, source: str) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         raise UserError(format_validation_error(exc, f"invalid config {source}:")) from None
-
-
-def format_validation_error(exc: ValidationError, header: str) -> str:
-    """``header`` then one ``  field: reason`` line per error."""
-    lines = [header]
-    for err in exc.errors():
-        field_name = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {field_name}: {err['msg']}")
-    return "\n".join(lines)
 
 
 def load_toml(path: Path) -> dict[str, Any]:
