@@ -239,7 +239,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import report
 
     notes = Path(args.notes).read_text() if args.notes else None
-    report([Path(p) for p in args.runs], Path(args.out), console, notes=notes)
+    report([Path(p) for p in args.runs], Path(args.out), console, notes=notes, strict=args.strict)
     return 0
 
 
@@ -354,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", required=True)
     p.add_argument("--notes", help="a Markdown file shown at the top of the report (e.g. deviations)")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a run record that does not hold up (damaged, unreadable, out of range) is an error (exit 2) "
+        "instead of skipped with a warning",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("import-published", help="convert the paper's published CSVs into run records")

@@ -12,12 +12,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from rich.markup import escape
 
 from harness.atomic import write_json, write_text
 from harness.report_analysis import analyse
 from harness.report_html import render_html
-from harness.report_load import RunData, find_run_dirs, load_runs
+from harness.report_load import RunData, load_runs
 from harness.report_md import render_md
 from harness.report_plots import make_plots
 from harness.report_table import aggregate, headline, to_records
@@ -72,9 +72,8 @@ def build_report(data: RunData, out: Path, plots: bool = True, notes: str | None
     return board
 
 
-def probe_notes(run_dirs: list[Path]) -> str | None:
-    """Markdown lines summarising the text-only probe directories found under ``run_dirs``."""
-    _, probe_dirs = find_run_dirs([Path(p) for p in run_dirs])
+def probe_notes(probe_dirs: list[Path]) -> str | None:
+    """Markdown lines summarising the (checked) text-only probe directories."""
     lines, nan = [], float("nan")
     for d in probe_dirs:
         s = json.loads((d / "summary.json").read_text())
@@ -96,14 +95,20 @@ def probe_notes(run_dirs: list[Path]) -> str | None:
     return "**Text-only hypernymy probe** (LM alone):\n" + "\n".join(lines) if lines else None
 
 
-def report(run_dirs: list[Path], out: Path, console: Any = None, notes: str | None = None) -> Path:
+def report(
+    run_dirs: list[Path], out: Path, console: Any = None, notes: str | None = None, strict: bool = False
+) -> Path:
     """Load the runs under ``run_dirs`` and write the leaderboard into ``out``; returns ``out``.
 
     ``notes`` (Markdown) goes at the top of the Markdown and HTML pages, with a summary of any text-only
-    probe directories found beside the runs.
+    probe directories found beside the runs.  A run record that does not hold up is skipped with a warning
+    (``strict``: a UserError).
     """
-    data = load_runs([Path(p) for p in run_dirs])
-    notes = "\n\n".join(part for part in (notes, probe_notes(run_dirs)) if part) or None
+    warn = (
+        (lambda m: console.print(f"[yellow]warning: {escape(m)}[/yellow]")) if console is not None else None
+    )
+    data = load_runs([Path(p) for p in run_dirs], strict=strict, warn=warn)
+    notes = "\n\n".join(part for part in (notes, probe_notes(data.probe_dirs)) if part) or None
     if console is not None:
         console.print(f"read {data.runs['run_key'].nunique()} finished runs")
     board = build_report(data, Path(out), notes=notes)
@@ -114,8 +119,3 @@ def report(run_dirs: list[Path], out: Path, console: Any = None, notes: str | No
         )
         print_board(board["rows"], console)
     return Path(out)
-
-
-def rows_frame(board: dict[str, Any]) -> pd.DataFrame:
-    """The rows of a leaderboard.json as a DataFrame (for tests and notebooks)."""
-    return pd.DataFrame(board["rows"])

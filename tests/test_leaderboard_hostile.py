@@ -19,6 +19,7 @@ from harness.report_html import render_html
 from harness.report_load import from_frames, load_runs, summary_row
 from harness.report_md import headline_md, rows_md, stats_md
 from harness.report_table import aggregate, headline
+from harness.runs import RunDir
 from leaderboard.board import (
     _merge,
     build_leaderboard,
@@ -426,7 +427,7 @@ def _published_like(root: Path):
     pd.DataFrame({"category": list(cats), "f1": [0.5, 0.6, 0.7], "variant": "paper"}).to_parquet(
         probe / "probe.parquet", index=False
     )
-    (probe / "DONE").write_text("")
+    RunDir(probe).mark_done()
     return load_runs([root])
 
 

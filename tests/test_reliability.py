@@ -219,3 +219,57 @@ def test_trust_remote_code_never_comes_from_a_config(tmp_path: Path, monkeypatch
     assert checked_load_kwargs({"token": "x"}) == {"token": "x"}
     monkeypatch.setenv("TAXOBENCH_TRUST_REMOTE_CODE", "1")  # what `taxobench run --trust-remote-code` sets
     assert checked_load_kwargs(None) == {"trust_remote_code": True}
+
+
+def _two_runs(tmp_path: Path, finished) -> tuple[Path, Path, Path]:
+    """A good copy and a second copy of the finished cell under one folder: (root, good, other)."""
+    _, cell = finished
+    root = tmp_path / "runs"
+    good, other = root / "good", root / "other"
+    shutil.copytree(cell, good)
+    shutil.copytree(cell, other)
+    summary = json.loads((other / "summary.json").read_text())
+    (other / "summary.json").write_text(json.dumps({**summary, "seed": 99}))  # another seed, same condition
+    RunDir(other).mark_done()
+    return root, good, other
+
+
+def _rewrite_f1(cell: Path, value: float) -> None:
+    import pandas as pd
+
+    metrics = pd.read_parquet(cell / "metrics.parquet")
+    metrics.loc[0, "f1"] = value
+    metrics.to_parquet(cell / "metrics.parquet", index=False)
+    RunDir(cell).mark_done()  # a faulty producer: the record is whole, its numbers are not
+
+
+@pytest.mark.parametrize(
+    "spoil, expected",
+    [
+        (lambda c: (c / "metrics.parquet").write_bytes(b"PAR1 not really"), "metrics.parquet"),
+        (lambda c: _rewrite_f1(c, 7.5), "f1 must be a number in [0, 1]; found [7.5]"),
+        (lambda c: _rewrite_f1(c, float("nan")), "f1 must be a number in [0, 1]; found [nan]"),
+        (lambda c: ((c / "summary.json").write_text("{garbage"), RunDir(c).mark_done()), "summary.json"),
+    ],
+    ids=["truncated-parquet", "f1-out-of-range", "f1-nan", "garbage-summary"],
+)
+def test_report_skips_a_bad_record_with_a_warning_or_fails_when_strict(tmp_path, finished, spoil, expected):
+    root, good, other = _two_runs(tmp_path, finished)
+    spoil(other)
+    result = run_cli("report", str(root), "--out", str(tmp_path / "board"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    flat = " ".join(result.stdout.split())
+    assert "warning: skipped:" in flat and str(other) in flat and expected in flat, flat
+    rows = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    assert rows and all(r["n_runs"] == 1 and 0 <= r["macro_f1"] <= 100 for r in rows)
+    strict = run_cli("report", str(root), "--out", str(tmp_path / "board2"), "--strict")
+    assert strict.returncode == 2 and expected in " ".join(strict.stderr.split())
+    assert "Traceback" not in strict.stderr + result.stderr
+
+
+def test_report_refuses_a_record_changed_after_it_finished(tmp_path, finished) -> None:
+    root, good, other = _two_runs(tmp_path, finished)
+    _rewrite_f1(other, 0.5)
+    (other / "metrics.parquet").write_bytes((other / "metrics.parquet").read_bytes() + b"\0")  # after DONE
+    result = run_cli("report", str(root), "--out", str(tmp_path / "board"), "--strict")
+    assert result.returncode == 2 and "damaged since it finished" in result.stderr

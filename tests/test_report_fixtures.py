@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.runs import RunDir
+
 LEAVES = [f"leaf{i}" for i in range(6)]
 HYPERNYMS = {"animal": 1, "bird": 2, "tool": 1, "vehicle": 1}
 
@@ -66,7 +68,7 @@ def make_run(
             {"category": list(coherence), "avg_cosine": list(coherence.values()), "sd": 0.01, "n_images": 20}
         ).to_parquet(d / "coherence.parquet", index=False)
     if done:
-        (d / "DONE").write_text("")
+        RunDir(d).mark_done()
     return d
 
 
