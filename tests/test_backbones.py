@@ -75,8 +75,19 @@ def test_dtype_option(tiny_paths):
 def test_user_errors(tiny_paths, tmp_path):
     with pytest.raises(UserError, match="needs a model"):
         create("hf-causal")
-    with pytest.raises(UserError, match="init"):
+    with pytest.raises(UserError, match="init: Input should be 'pretrained' or 'random'"):
         create(f"hf-causal:{tiny_paths['llama']}", init="scratch")
+    bad = {
+        "dtype": ("int8", "dtype: Input should be 'float32', 'bfloat16' or 'float16'"),
+        "attn_implementation": ("flash", "attn_implementation: Input should be 'sdpa' or 'eager'"),
+        "bos": ("sometimes", "bos: Input should be 'auto', 'always' or 'never'"),
+        "config_overrides": ({"hidden_size": 8}, "config_overrides: .*needs init = 'random'"),
+        "load_kwargs": ({"trust_remote_code": True}, "load_kwargs: .*--trust-remote-code"),
+        "colour": ("red", r"colour: Extra inputs.*accepted options: init, seed"),
+    }
+    for name, (value, message) in bad.items():
+        with pytest.raises(UserError, match=rf"(?s)backbone 'hf-causal'.*{message}"):
+            create(f"hf-causal:{tiny_paths['llama']}", **{name: value})
     with pytest.raises(UserError, match="cannot load"):
         create(f"hf-causal:{tmp_path / 'nothing-here'}")
     no_yes = save_tiny_model(tmp_path / "noyes", "llama", drop=("Yes",))

@@ -124,8 +124,14 @@ def test_hf_vision_fingerprint_tracks_weights(tiny_dirs: dict[str, Path], tmp_pa
 def test_hf_vision_user_errors(tiny_dirs: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(UserError, match="needs a model"):
         build("hf-vision")
-    with pytest.raises(UserError, match="unknown option"):
+    with pytest.raises(UserError, match=r"(?s)encoder 'hf-vision'.*layers: Extra inputs.*accepted.*layer"):
         build(f"hf-vision:{tiny_dirs['dinov2']}", layers=3)
+    with pytest.raises(UserError, match="dtype: Input should be 'float32', 'bfloat16' or 'float16'"):
+        build(f"hf-vision:{tiny_dirs['dinov2']}", dtype="int8")
+    with pytest.raises(UserError, match="batch_size: Input should be greater than or equal to 1"):
+        build(f"hf-vision:{tiny_dirs['dinov2']}", batch_size=0)
+    with pytest.raises(UserError, match="device: .*unknown device 'gpu 0'"):
+        discover().create("encoders", f"hf-vision:{tiny_dirs['dinov2']}", device="gpu 0")
     with pytest.raises(UserError, match="cannot load"):
         build(f"hf-vision:{tmp_path / 'nothing-here'}")
 

@@ -41,6 +41,20 @@ def test_registered() -> None:
     assert default_registry().create("executors", "pool:3").workers == 3
 
 
+def test_option_errors_name_the_option() -> None:
+    registry = default_registry()
+    with pytest.raises(UserError, match=r"executor 'local':\n  workers: Extra inputs are not permitted"):
+        registry.create("executors", "local", workers=2)
+    with pytest.raises(UserError, match="local executor takes no argument"):
+        registry.create("executors", "local:4")
+    with pytest.raises(UserError, match=r"executor 'pool':\n  workers: Input should be a valid integer"):
+        registry.create("executors", "pool:many")
+    with pytest.raises(UserError, match=r"executor 'slurm':\n  cluster: Input should be 'slurm'"):
+        registry.create("executors", "slurm:cloud")
+    with pytest.raises(UserError, match=r"executor 'ray':\n  num_cpus: Input should be greater"):
+        registry.create("executors", "ray", num_cpus=-1)
+
+
 def test_pool_runs_in_parallel_and_isolates_a_failure(tmp_path: Path) -> None:
     cells = [make_cell(tmp_path, seed, sleep=1.5) for seed in (1, 2, 3)]
     cells.insert(1, make_cell(tmp_path, 4, name="boom"))
@@ -65,9 +79,9 @@ def test_pool_survives_a_dying_worker(tmp_path: Path) -> None:
 def test_pool_rejects_a_closure_and_bad_options(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="module-level function"):
         PoolExecutor(workers=1).run([make_cell(tmp_path, 1)], lambda cfg: stub_run_cell(cfg))
-    with pytest.raises(UserError, match="workers"):
+    with pytest.raises(UserError, match="workers: Input should be greater than or equal to 1"):
         PoolExecutor(workers=0)
-    with pytest.raises(UserError, match="known options: workers"):
+    with pytest.raises(UserError, match=r"(?s)executor 'pool'.*worker: Extra.*accepted options: workers"):
         PoolExecutor(worker=2)
 
 

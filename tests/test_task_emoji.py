@@ -98,10 +98,14 @@ def test_sets_option(assets_dir):
     assert task.fingerprint() != factory(root=str(assets_dir)).fingerprint()
     with pytest.raises(UserError, match="not under"):
         factory(root=str(assets_dir), sets=["openmoji"]).load()
-    with pytest.raises(UserError, match="sets must be one of"):
+    with pytest.raises(UserError, match=r"sets: .*\['apple'\]; must be one of"):
         factory(root=str(assets_dir), sets=["apple"])
-    with pytest.raises(UserError, match="augment"):
+    with pytest.raises(UserError, match="sets: .*at least 1 item"):
+        factory(root=str(assets_dir), sets=[])
+    with pytest.raises(UserError, match="augment: Input should be greater than or equal to 0"):
         factory(root=str(assets_dir), augment=-1)
+    with pytest.raises(UserError, match=r"(?s)colour: Extra inputs.*accepted options: root, sets, augment"):
+        factory(root=str(assets_dir), colour="red")
 
 
 def test_registered_through_the_entry_point(assets_dir, monkeypatch):

@@ -1,7 +1,6 @@
 """The synthetic coloured-shapes task: deterministic generation, taxonomy, learnability, registration."""
 
 from importlib.metadata import EntryPoint
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,15 +31,17 @@ def test_load_generates_a_small_nested_taxonomy(task):
 
 def test_generation_is_deterministic_and_cached(task, tmp_path):
     data = task.load()
-    other = factory(root=str(tmp_path)).load()
+    other_task = factory(root=str(tmp_path))
+    other = other_task.load()
     for leaf in ("red_circle", "blue_diamond"):
-        for a, b in zip(data.images[leaf], other.images[leaf], strict=True):
-            assert Path(a).read_bytes() == Path(b).read_bytes()
+        for a, b in zip(data.images[leaf], other.images[leaf], strict=True):  # task-relative references
+            assert task.locate(a).read_bytes() == other_task.locate(b).read_bytes()
     stamp = (task.folder / "red_circle" / "00.png").stat().st_mtime_ns
     factory(root=str(task.folder.parent)).load()
     assert (task.folder / "red_circle" / "00.png").stat().st_mtime_ns == stamp
-    seeded = factory(root=str(tmp_path), seed=1).load().images["red_circle"][0]
-    assert Path(seeded).read_bytes() != Path(data.images["red_circle"][0]).read_bytes()
+    seeded_task = factory(root=str(tmp_path), seed=1)
+    seeded = seeded_task.load().images["red_circle"][0]
+    assert seeded_task.locate(seeded).read_bytes() != task.locate(data.images["red_circle"][0]).read_bytes()
 
 
 def _pixels(task, ref):
@@ -68,8 +69,9 @@ def test_options_and_fingerprint(tmp_path):
     assert small.open_image(data.images["red_circle"][1]).size == (32, 32)
     assert small.fingerprint() != factory(root=str(tmp_path)).fingerprint()
     assert small.fingerprint() == factory(root=str(tmp_path / "elsewhere"), per_leaf=2, size=32).fingerprint()
-    for bad in ({"per_leaf": 0}, {"size": "big"}, {"shape": "x"}):
-        with pytest.raises(UserError):
+    for bad in ({"per_leaf": 0}, {"size": "big"}, {"size": 2048}, {"seed": -1}, {"shape": "x"}):
+        (name,) = bad
+        with pytest.raises(UserError, match=rf"(?s)task 'synthetic'.*  {name}: "):
             factory(**bad)
 
 

@@ -51,12 +51,12 @@ def test_depths_derived_from_the_leaf_sets():
 
 def test_load_a_fake_tree(tree):
     root, leaves = tree
-    task = factory(str(root), on_missing="skip")
+    task = factory(str(root), on_missing="skip", depths="derived")  # derived: 1 = top level
     assert isinstance(task, Task)
     with pytest.warns(UserWarning, match=r"of 1222 leaves have no image folder"):
         data = task.load()
     assert sorted(data.images) == leaves
-    assert all(len(refs) == 3 and all(Path(r).is_file() for r in refs) for refs in data.images.values())
+    assert all(len(refs) == 3 and all((root / r).is_file() for r in refs) for refs in data.images.values())
     full = read_pairs(TAXONOMY)
     assert data.relations == {leaf: full[leaf] for leaf in leaves}
     assert set(data.depths) == {h for hs in data.relations.values() for h in hs}
@@ -106,13 +106,25 @@ def test_fingerprint_follows_the_listing(tmp_path):
 
 def test_user_errors(tmp_path):
     with pytest.raises(UserError, match="needs your copy of the THINGS images"):
-        factory()
-    with pytest.raises(UserError, match="on_missing"):
+        factory().load()  # the taxonomy alone needs no images (taxobench task show)
+    with pytest.raises(UserError, match=r"(?s)task 'things'.*on_missing: Input should be 'error' or 'skip'"):
         factory(str(tmp_path), on_missing="ignore")
-    with pytest.raises(UserError, match="unknown option"):
+    with pytest.raises(UserError, match=r"depth_containment: Input should be less than or equal to 1"):
+        factory(str(tmp_path), depth_containment=1.5)
+    with pytest.raises(UserError, match=r"depths: Input should be 'paper' or 'derived'"):
+        factory(str(tmp_path), depths="deep")
+    with pytest.raises(UserError, match=r"(?s)colour: Extra inputs.*accepted options: root, on_missing"):
         factory(str(tmp_path), colour="red")
     with pytest.raises(UserError, match="not found"):
         factory(str(tmp_path / "nowhere")).load()
+
+
+def test_depth_rule_follows_the_profile(tmp_path):
+    assert factory(str(tmp_path)).depth_rule == "paper"  # paper-code, the default profile
+    assert factory(str(tmp_path), profile="paper-text").depth_rule == "derived"
+    assert factory(str(tmp_path), profile="paper-text", depths="paper").depth_rule == "paper"
+    with pytest.raises(UserError, match="profile: Input should be 'paper-code' or 'paper-text'"):
+        factory(str(tmp_path), profile="paper-table1")
 
 
 def test_registered_through_the_entry_point(tree, monkeypatch):

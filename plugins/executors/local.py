@@ -7,17 +7,25 @@ from pathlib import Path
 from typing import Any
 
 from harness.contracts import CellOutcome
+from harness.errors import UserError
+from harness.options import PluginOptions
 from plugins.executors._common import failure, success
+
+
+class LocalOptions(PluginOptions):
+    """The local executor takes no options."""
 
 
 class LocalExecutor:
     """Sequential, in-process.  A failing cell is recorded and the grid goes on."""
 
     name = "local"
+    options = LocalOptions
 
     def __init__(self, arg: str | None = None, **options: Any) -> None:
-        if arg or options:
-            raise TypeError(f"the local executor takes no options, got {arg or options!r}")
+        if arg:
+            raise UserError(f"the local executor takes no argument (got local:{arg})")
+        LocalOptions.parse(f"executor {self.name!r}", options)
 
     def run(
         self,

@@ -20,9 +20,9 @@ from typing import Any
 from pydantic import Field
 
 from harness.contracts import CellOutcome
+from harness.options import PluginOptions
 from plugins.executors._common import (
     OnOutcome,
-    Options,
     absolute,
     call_cell,
     failure,
@@ -31,7 +31,7 @@ from plugins.executors._common import (
 )
 
 
-class PoolOptions(Options):
+class PoolOptions(PluginOptions):
     workers: int | None = Field(None, ge=1)  # default: len(devices), else the CPU count
     devices: list[str] | None = None  # CUDA_VISIBLE_DEVICES per worker, round robin
     threads_per_worker: int | None = Field(None, ge=1)  # default: CPU count // workers
@@ -52,14 +52,15 @@ class PoolExecutor:
     """Cells in parallel worker processes on this machine."""
 
     name = "pool"
+    options = PoolOptions
 
     def __init__(self, arg: str | None = None, **options: Any) -> None:
         if arg is not None:
             options.setdefault("workers", arg)
-        self.options = PoolOptions.parse("pool", **options)
-        devices = self.options.devices
-        self.workers = self.options.workers or (len(devices) if devices else os.cpu_count() or 1)
-        self.threads = self.options.threads_per_worker or max(1, (os.cpu_count() or 1) // self.workers)
+        self.opts = PoolOptions.parse(f"executor {self.name!r}", options)
+        devices = self.opts.devices
+        self.workers = self.opts.workers or (len(devices) if devices else os.cpu_count() or 1)
+        self.threads = self.opts.threads_per_worker or max(1, (os.cpu_count() or 1) // self.workers)
 
     def _pool(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")
@@ -68,7 +69,7 @@ class PoolExecutor:
             self.workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(self.options.devices, counter, self.threads),
+            initargs=(self.opts.devices, counter, self.threads),
         )
 
     def run(

@@ -18,9 +18,9 @@ from pydantic import Field
 
 from harness.contracts import CellOutcome
 from harness.errors import UserError
+from harness.options import PluginOptions
 from plugins.executors._common import (
     OnOutcome,
-    Options,
     absolute,
     call_cell,
     failure,
@@ -29,7 +29,7 @@ from plugins.executors._common import (
 )
 
 
-class RayOptions(Options):
+class RayOptions(PluginOptions):
     address: str | None = None
     num_cpus: float = Field(1, ge=0)
     num_gpus: float | None = Field(None, ge=0)
@@ -43,11 +43,12 @@ class RayExecutor:
     """One Ray task per cell; outcomes are collected as tasks finish."""
 
     name = "ray"
+    options = RayOptions
 
     def __init__(self, arg: str | None = None, **options: Any) -> None:
         if arg is not None:
             options.setdefault("address", arg)
-        self.options = RayOptions.parse("ray", **options)
+        self.opts = RayOptions.parse(f"executor {self.name!r}", options)
         try:
             import ray
         except ImportError:
@@ -58,7 +59,7 @@ class RayExecutor:
         """Connect to (or start) Ray unless this process already did; True when we must shut it down."""
         if self._ray.is_initialized():
             return False
-        opts = self.options
+        opts = self.opts
         kwargs = dict(opts.init_options)
         if opts.runtime_env is not None:
             kwargs["runtime_env"] = opts.runtime_env
@@ -74,15 +75,15 @@ class RayExecutor:
         started = self._init()
         refs: dict[Any, int] = {}
         try:
-            gpus = self.options.num_gpus
+            gpus = self.opts.num_gpus
             if gpus is None:
                 gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
             task = ray.remote(call_cell)
-            resources = {"num_cpus": self.options.num_cpus, "num_gpus": gpus}
+            resources = {"num_cpus": self.opts.num_cpus, "num_gpus": gpus}
             for i, cell in enumerate(cells):
                 options = {
                     **resources,
-                    "max_retries": self.options.max_retries,
+                    "max_retries": self.opts.max_retries,
                     "name": f"cell-{cell.cell_id()}",
                 }
                 ref = task.options(**options).remote(run_cell, absolute(cell))

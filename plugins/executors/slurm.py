@@ -22,9 +22,9 @@ from pydantic import Field
 
 from harness.contracts import CellOutcome
 from harness.errors import UserError
+from harness.options import PluginOptions
 from plugins.executors._common import (
     OnOutcome,
-    Options,
     absolute,
     call_cell,
     failure,
@@ -33,7 +33,7 @@ from plugins.executors._common import (
 )
 
 
-class SlurmOptions(Options):
+class SlurmOptions(PluginOptions):
     cluster: Literal["slurm", "local", "debug"] = "slurm"
     folder: Path | None = None
     partition: str | None = None
@@ -73,27 +73,28 @@ class SlurmExecutor:
     """Cells as Slurm job arrays (or submitit's local/debug stand-ins); outcomes as jobs finish."""
 
     name = "slurm"
+    options = SlurmOptions
 
     def __init__(self, arg: str | None = None, **options: Any) -> None:
         if arg is not None:
             options.setdefault("cluster", arg)
-        self.options = SlurmOptions.parse("slurm", **options)
+        self.opts = SlurmOptions.parse(f"executor {self.name!r}", options)
         try:
             import submitit
         except ImportError:
             raise UserError("the slurm executor needs submitit: pip install 'taxobench[slurm]'") from None
         self._submitit = submitit
-        if self.options.cluster == "slurm" and shutil.which("sbatch") is None:
+        if self.opts.cluster == "slurm" and shutil.which("sbatch") is None:
             raise UserError(
                 "no Slurm here (sbatch is not on PATH); use --executor slurm:local to run the jobs locally"
             )
 
     def _executor(self, cells: list[Any]) -> Any:
-        folder = self.options.folder or Path(cells[0].output_dir) / ".submitit"
+        folder = self.opts.folder or Path(cells[0].output_dir) / ".submitit"
         executor = self._submitit.AutoExecutor(
-            folder=Path(folder).resolve() / "%j", cluster=self.options.cluster
+            folder=Path(folder).resolve() / "%j", cluster=self.opts.cluster
         )
-        executor.update_parameters(**self.options.parameters())
+        executor.update_parameters(**self.opts.parameters())
         return executor
 
     def run(
@@ -104,11 +105,11 @@ class SlurmExecutor:
             return []
         require_picklable(run_cell, self.name)
         executor = self._executor(cells)
-        on_slurm = self.options.cluster == "slurm"
-        poll = self.options.poll_s or (30.0 if on_slurm else 0.5)
+        on_slurm = self.opts.cluster == "slurm"
+        poll = self.opts.poll_s or (30.0 if on_slurm else 0.5)
         # On Slurm the scheduler throttles (array_parallelism), so everything is submitted up front;
         # locally every submitted job starts at once, so cells go out array_parallelism at a time.
-        size = self.options.max_array_size if on_slurm else self.options.array_parallelism
+        size = self.opts.max_array_size if on_slurm else self.opts.array_parallelism
         outcomes: dict[int, CellOutcome] = {}
         jobs: dict[Any, int] = {}
 

@@ -10,14 +10,22 @@ import random
 from typing import Any
 
 from harness.contracts import TaskData
-from plugins.shuffles._args import reject_extra
+from harness.errors import UserError
+from harness.options import PluginOptions
+
+
+class AcrossCategoryOptions(PluginOptions):
+    """Shuffle ``across_category`` takes no options."""
 
 
 class AcrossCategory:
     name = "across_category"
+    options = AcrossCategoryOptions
 
     def __init__(self, arg: str | None = None, **options: Any) -> None:
-        reject_extra(self.name, arg, options)
+        if arg is not None:
+            raise UserError(f"shuffle {self.name!r} takes no argument (got {self.name}:{arg})")
+        AcrossCategoryOptions.parse(f"shuffle {self.name!r}", options)
         self.last_info: dict[str, Any] = {}
 
     @property

@@ -12,11 +12,14 @@ other tasks must pass their own) and ``n_leaves`` (default 20).  Too few eligibl
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
 
 from harness.ablation import leaves_of, resolve_hypernyms
 from harness.contracts import TaskData
 from harness.errors import UserError
+from harness.options import PluginOptions
 
 PAPER_PAIRS: tuple[tuple[str, str], ...] = (
     ("dessert", "furniture"),
@@ -27,35 +30,38 @@ PAPER_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _check_pairs(pairs: Any) -> list[tuple[str, str]]:
+def _check_pairs(pairs: Any) -> tuple[tuple[str, str], ...]:
+    if pairs is None:  # the paper's pairs
+        return PAPER_PAIRS
     ok = isinstance(pairs, list | tuple) and all(
         isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs
     )
     if not ok or not pairs:
-        raise UserError("shuffle hypernym_swap: option pairs must be a list of [A, B] hypernym names")
-    out = [(a, b) for a, b in pairs]
+        raise ValueError("pairs must be a list of [A, B] hypernym names")
+    out = tuple((a, b) for a, b in pairs)
     if any(a == b for a, b in out):
-        raise UserError("shuffle hypernym_swap: a pair must name two different hypernyms")
+        raise ValueError("a pair in pairs must name two different hypernyms")
     return out
+
+
+class HypernymSwapOptions(PluginOptions):
+    """Options of shuffle ``hypernym_swap``."""
+
+    # default (or None): the paper's five pairs, which only the THINGS taxonomy has
+    pairs: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_check_pairs)] = PAPER_PAIRS
+    n_leaves: Annotated[int, Field(strict=True, ge=1)] = 20
 
 
 class HypernymSwap:
     name = "hypernym_swap"
+    options = HypernymSwapOptions
 
-    def __init__(
-        self, arg: str | None = None, *, pairs: Any = None, n_leaves: int = 20, **options: Any
-    ) -> None:
+    def __init__(self, arg: str | None = None, **options: Any) -> None:
         if arg is not None:
             raise UserError(f"shuffle {self.name!r} takes no argument; use the options pairs and n_leaves")
-        if options:
-            raise UserError(
-                f"shuffle {self.name!r}: unknown option(s) {', '.join(sorted(options))}; "
-                "valid options: pairs, n_leaves"
-            )
-        if not isinstance(n_leaves, int) or isinstance(n_leaves, bool) or n_leaves < 1:
-            raise UserError("shuffle hypernym_swap: option n_leaves must be a positive integer")
-        self.pairs = _check_pairs(PAPER_PAIRS if pairs is None else pairs)
-        self.n_leaves = n_leaves
+        opts = HypernymSwapOptions.parse(f"shuffle {self.name!r}", options)
+        self.pairs = list(opts.pairs)
+        self.n_leaves = opts.n_leaves
         self.last_info: dict[str, Any] = {}
 
     def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:

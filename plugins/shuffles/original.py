@@ -6,14 +6,22 @@ import random
 from typing import Any
 
 from harness.contracts import TaskData
-from plugins.shuffles._args import reject_extra
+from harness.errors import UserError
+from harness.options import PluginOptions
+
+
+class OriginalOptions(PluginOptions):
+    """Shuffle ``original`` takes no options."""
 
 
 class Original:
     name = "original"
+    options = OriginalOptions
 
     def __init__(self, arg: str | None = None, **options: Any) -> None:
-        reject_extra(self.name, arg, options)
+        if arg is not None:
+            raise UserError(f"shuffle {self.name!r} takes no argument (got {self.name}:{arg})")
+        OriginalOptions.parse(f"shuffle {self.name!r}", options)
         self.last_info: dict[str, Any] = {}
 
     def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:

@@ -18,11 +18,12 @@ its group (a singleton) is handled by the option ``singletons``:
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Literal
 
 from harness.contracts import TaskData
 from harness.errors import UserError
-from plugins.shuffles._args import reject_extra
+from harness.options import PluginOptions
+from harness.profiles import Profile
 
 Key = tuple[str, ...]
 
@@ -60,15 +61,26 @@ def merge_singletons(groups: dict[Key, list[str]]) -> tuple[dict[Key, list[str]]
     return merged, orphans, moved
 
 
+class WithinCategoryOptions(PluginOptions):
+    """Options of shuffle ``within_category`` (``profile`` is passed by the harness)."""
+
+    singletons: Literal["merge", "keep"] | None = None  # None: merge under paper-code, else keep
+    profile: Profile = "paper-code"
+
+    @property
+    def singleton_rule(self) -> str:
+        return self.singletons or ("merge" if self.profile == "paper-code" else "keep")
+
+
 class WithinCategory:
     name = "within_category"
+    options = WithinCategoryOptions
 
     def __init__(self, arg: str | None = None, profile: str = "paper-code", **options: Any) -> None:
-        singletons = options.pop("singletons", "merge" if profile == "paper-code" else "keep")
-        reject_extra(self.name, arg, options)
-        if singletons not in ("merge", "keep"):
-            raise UserError(f"shuffle option singletons must be 'merge' or 'keep', not {singletons!r}")
-        self.singletons = singletons
+        if arg is not None:
+            raise UserError(f"shuffle {self.name!r} takes no argument (got {self.name}:{arg})")
+        opts = WithinCategoryOptions.parse(f"shuffle {self.name!r}", {**options, "profile": profile})
+        self.singletons = opts.singleton_rule
         self.last_info: dict[str, Any] = {}
 
     def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:

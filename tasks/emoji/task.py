@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from PIL import Image
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from harness.contracts import TaskData
 from harness.errors import UserError
-from tasks import options as opt
+from harness.options import PluginOptions, declare
 from tasks.emoji import assets, taxonomy
 from tasks.emoji import augment as aug
 from tasks.emoji.sources import SOURCES
@@ -116,23 +117,37 @@ class EmojiTask:
         return digest("emoji", tax, files, self.augment, aug.VERSION)[:32]
 
 
+def _split_sets(value: Any) -> Any:
+    """A comma string of artist sets as a list (``"google, twitter"``); anything else unchanged."""
+    if isinstance(value, str):
+        return [s.strip() for s in value.split(",") if s.strip()]
+    return value
+
+
+def _known_sets(value: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [s for s in value if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown artist set(s) {unknown}; must be one of {list(SOURCES)}")
+    return tuple(dict.fromkeys(value))
+
+
+# The ``sets`` option (emoji and spatial): a non-empty list or comma string of artist sets, deduplicated.
+ArtistSets = Annotated[
+    tuple[str, ...], BeforeValidator(_split_sets), Field(min_length=1), AfterValidator(_known_sets)
+]
+
+
+class EmojiOptions(PluginOptions):
+    """Options of task ``emoji``."""
+
+    root: str | Path | None = None  # or the reference's argument, emoji:/asset/dir
+    sets: ArtistSets | None = None  # None: every fetched set
+    augment: Annotated[int, Field(strict=True, ge=0)] = 0
+
+
+@declare(EmojiOptions)
 def factory(arg: str | None = None, **options: Any) -> EmojiTask:
     """``emoji`` or ``emoji:/asset/dir``; options ``root``, ``sets``, ``augment``."""
-    opt.check_known("emoji", options, ("root", "sets", "augment"))
-    root = options.get("root") or arg
-    sets = artist_sets("emoji", options.get("sets"))
-    k = opt.integer("emoji", "augment", options.get("augment", 0))
-    return EmojiTask(Path(str(root)) if root else None, sets=sets, augment=k)
-
-
-def artist_sets(task: str, sets: Any) -> tuple[str, ...] | None:
-    """The ``sets`` option (a list or a comma string of artist sets; None: every fetched set), checked."""
-    if sets is None:
-        return None
-    if isinstance(sets, str):
-        sets = [s.strip() for s in sets.split(",") if s.strip()]
-    if not isinstance(sets, list | tuple) or not sets:
-        raise UserError(f"task {task!r}: option sets must be a non-empty list of artist sets")
-    for s in sets:
-        opt.choice(task, "sets", s, SOURCES)
-    return tuple(dict.fromkeys(sets))
+    opts = EmojiOptions.parse("task 'emoji'", options)
+    root = opts.root or arg
+    return EmojiTask(Path(str(root)) if root else None, sets=opts.sets, augment=opts.augment)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from PIL import Image
+from pydantic import AfterValidator, Field
 
 from harness.contracts import TaskData
 from harness.errors import UserError
-from tasks import options as opt
-from tasks.emoji.task import EmojiTask, artist_sets
+from harness.options import PluginOptions, declare
+from tasks.emoji.task import ArtistSets, EmojiTask
 from tasks.taxonomy import digest
 
 from .scenes import Scene, draw, make_scenes
@@ -115,21 +116,33 @@ def _open_rgba(path: str) -> Image.Image:
         return im.convert("RGBA")
 
 
+def _distinct_objects(value: tuple[str, ...]) -> tuple[str, ...]:
+    objects = tuple(sorted(set(value)))
+    if len(objects) < 2:
+        raise ValueError("objects must list at least two distinct emoji leaves")
+    return objects
+
+
+class SpatialOptions(PluginOptions):
+    """Options of task ``spatial``."""
+
+    root: str | Path | None = None  # or the reference's argument, spatial:/emoji/asset/dir
+    sets: ArtistSets | None = None  # None: every fetched set
+    objects: Annotated[tuple[str, ...], AfterValidator(_distinct_objects)] = tuple(sorted(DEFAULT_OBJECTS))
+    scenes: Annotated[int, Field(strict=True, ge=4)] = 120
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
+
+
+@declare(SpatialOptions)
 def factory(arg: str | None = None, **options: Any) -> SpatialTask:
     """``spatial`` or ``spatial:/emoji/asset/dir``; options ``root``, ``sets``, ``objects``, ``scenes``,
     ``seed``."""
-    opt.check_known("spatial", options, ("root", "sets", "objects", "scenes", "seed"))
-    root = options.get("root") or arg
-    sets = artist_sets("spatial", options.get("sets"))
-    objects = options.get("objects", DEFAULT_OBJECTS)
-    if not isinstance(objects, list | tuple) or len(set(objects)) < 2:
-        raise UserError("task 'spatial': option objects must list at least two distinct emoji leaves")
-    count = opt.integer("spatial", "scenes", options.get("scenes", 120), minimum=4)
-    seed = opt.integer("spatial", "seed", options.get("seed", 0))
+    opts = SpatialOptions.parse("task 'spatial'", options)
+    root = opts.root or arg
     return SpatialTask(
         Path(str(root)) if root else None,
-        sets=sets,
-        objects=tuple(sorted(set(objects))),
-        scenes=count,
-        seed=seed,
+        sets=opts.sets,
+        objects=opts.objects,
+        scenes=opts.scenes,
+        seed=opts.seed,
     )

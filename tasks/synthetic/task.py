@@ -11,14 +11,14 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from PIL import Image, ImageDraw
+from pydantic import Field
 
 from harness.contracts import TaskData
-from harness.errors import UserError
+from harness.options import PluginOptions, declare
 from harness.seeding import derive_rng
-from tasks import options as opt
 from tasks.taxonomy import cache_base, check_no_hash, derive_depths, digest, open_rgb, surface
 
 VERSION = 1  # bump when the drawing changes, so cached images are regenerated
@@ -132,13 +132,20 @@ def _remove_tree(path: Path) -> None:
     path.rmdir()
 
 
+class SyntheticOptions(PluginOptions):
+    """Options of task ``synthetic``."""
+
+    root: str | Path | None = None  # or the reference's argument, synthetic:/cache/dir
+    per_leaf: Annotated[int, Field(strict=True, ge=1)] = 8
+    size: Annotated[int, Field(strict=True, ge=16, le=1024)] = 64
+    seed: Annotated[int, Field(strict=True, ge=0)] = 0
+
+
+@declare(SyntheticOptions)
 def factory(arg: str | None = None, **options: Any) -> SyntheticTask:
     """``synthetic`` or ``synthetic:/cache/dir``; options ``root``, ``per_leaf``, ``size``, ``seed``."""
-    opt.check_known("synthetic", options, ("root", "per_leaf", "size", "seed"))
-    root = options.get("root") or arg
-    per_leaf = opt.integer("synthetic", "per_leaf", options.get("per_leaf", 8), minimum=1)
-    size = opt.integer("synthetic", "size", options.get("size", 64), minimum=16)
-    seed = opt.integer("synthetic", "seed", options.get("seed", 0))
-    if size > 1024:
-        raise UserError(f"task 'synthetic': option size must be at most 1024, got {size}")
-    return SyntheticTask(Path(str(root)) if root else None, per_leaf=per_leaf, size=size, seed=seed)
+    opts = SyntheticOptions.parse("task 'synthetic'", options)
+    root = opts.root or arg
+    return SyntheticTask(
+        Path(str(root)) if root else None, per_leaf=opts.per_leaf, size=opts.size, seed=opts.seed
+    )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from PIL import Image, UnidentifiedImageError
+from pydantic import Field
 
 from harness.contracts import TaskData
 from harness.errors import UserError
-from tasks import options as opt
+from harness.options import PluginOptions, declare
+from harness.profiles import Profile
 from tasks.taxonomy import check_no_hash, derive_depths, digest, list_images, open_rgb, read_pairs, surface
 
 DATA = Path(__file__).parent / "data"
@@ -191,23 +193,31 @@ def _readable(path: Path) -> bool:
         return False
 
 
+class ThingsOptions(PluginOptions):
+    """Options of task ``things`` (``profile`` is passed by the harness)."""
+
+    root: str | Path | None = None  # or the reference's argument, things:/path/to/images
+    on_missing: Literal["error", "skip"] = "error"
+    depths: Literal["paper", "derived"] | None = None  # None: paper under profile paper-code, else derived
+    depth_containment: Annotated[float, Field(strict=True, gt=0, le=1)] = 1.0
+    check_images: bool = True
+    profile: Profile = "paper-code"
+
+    @property
+    def depth_rule(self) -> str:
+        return self.depths or ("paper" if self.profile == "paper-code" else "derived")
+
+
+@declare(ThingsOptions)
 def factory(arg: str | None = None, profile: str = "paper-code", **options: Any) -> ThingsTask:
     """``things:/path/to/images`` or option ``root``; options ``on_missing``, ``depths`` (default
     ``paper`` under the paper-code profile, else ``derived``), ``depth_containment``, ``check_images``."""
-    known = ("root", "on_missing", "depths", "depth_containment", "check_images")
-    opt.check_known("things", options, known)
-    root = options.get("root") or arg
+    opts = ThingsOptions.parse("task 'things'", {**options, "profile": profile})
+    root = opts.root or arg
     return ThingsTask(
         Path(str(root)) if root else None,
-        on_missing=opt.choice("things", "on_missing", options.get("on_missing", "error"), ("error", "skip")),
-        depth_containment=opt.number(
-            "things", "depth_containment", options.get("depth_containment", 1.0), 0, 1
-        ),
-        check_images=bool(options.get("check_images", True)),
-        depths=opt.choice(
-            "things",
-            "depths",
-            options.get("depths", "paper" if profile == "paper-code" else "derived"),
-            ("paper", "derived"),
-        ),
+        on_missing=opts.on_missing,
+        depth_containment=opts.depth_containment,
+        check_images=opts.check_images,
+        depths=opts.depth_rule,
     )
