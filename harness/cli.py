@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import UserError
+from harness.validate import validate_cells
 
 console = Console()
 err_console = Console(stderr=True)
@@ -72,6 +73,7 @@ def cmd_protocol_build(args: argparse.Namespace) -> int:
     from harness.runner import build_cell_questions
 
     cells = _load_cells(args)
+    validate_cells(cells)
     out_root = Path(args.out or "questionsets")
     for cfg in cells:
         qs = build_cell_questions(cfg)
@@ -127,9 +129,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from harness.runner import run_probe
 
     _trust_remote_code(args)
+    cells = _dedupe_backbones(_load_cells(args))
+    validate_cells(cells, load_data=False)  # a probe needs the task's taxonomy, not its images
     if args.dry_run:
-        return _probe_dry_run(_dedupe_backbones(_load_cells(args)), args.json)
-    for cfg in _dedupe_backbones(_load_cells(args)):
+        return _probe_dry_run(cells, args.json)
+    for cfg in cells:
         path = run_probe(cfg, console=console)
         console.print(f"probe written to {path}")
     return 0

@@ -14,11 +14,7 @@ from harness.config import ExperimentConfig
 from harness.contracts import CellOutcome
 from harness.errors import UserError
 from harness.runs import FAILED, RunDir
-
-
-def describe(cfg: ExperimentConfig) -> str:
-    abl = f"{cfg.ablation.kind} {cfg.ablation.level:g}"
-    return f"{cfg.task} {cfg.encoder} {cfg.backbone}/{cfg.init} {abl} {cfg.shuffle} seed {cfg.seed}"
+from harness.validate import describe, validate_cells
 
 
 def cell_table(cells: Sequence[ExperimentConfig]) -> Table:
@@ -100,6 +96,7 @@ def run_grid(
     from harness.runner import run_cell
 
     unique = list({cfg.cell_id(): cfg for cfg in cells}.values())
+    validate_cells(unique)  # every plugin, option and task's data, before any work
     if dry_run:
         console.print(cell_table(unique))
         for line in rules_lines(unique):

@@ -42,7 +42,8 @@ class PluginOptions(BaseModel):
             return cls.model_validate(dict(options))
         except ValidationError as exc:
             text = format_validation_error(exc, f"invalid options for {plugin}:")
-            raise UserError(f"{text}\n  accepted options: {', '.join(cls.model_fields)}") from None
+            accepted = ", ".join(cls.model_fields) or "none"
+            raise UserError(f"{text}\n  accepted options: {accepted}") from None
 
 
 def declare(options: type[PluginOptions]) -> Callable[[F], F]:
