@@ -205,6 +205,14 @@ class HFCausalBackbone:
                 config, dtype=torch.float32, attn_implementation=kwargs["attn_implementation"]
             )
 
+    def _float_head(self) -> torch.Tensor:
+        """A float32 copy of the (frozen) output projection, made once per weight tensor."""
+        weight = self._head.weight
+        key = (weight.data_ptr(), weight.dtype, weight.device)
+        if getattr(self, "_head_key", None) != key:
+            self._head_float, self._head_key = weight.detach().float(), key
+        return self._head_float
+
     @property
     def device(self) -> torch.device:
         return self._head.weight.device
@@ -254,7 +262,15 @@ class HFCausalBackbone:
         return out.last_hidden_state
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        logits = self._head(hidden)
+        """Vocabulary logits, computed in float32 even when the model runs in bf16/fp16 (a low-precision
+        head would round the Yes/No margin to its ~3 significant digits)."""
+        head = self._head
+        if head.weight.dtype == torch.float32:
+            logits = head(hidden)
+        else:
+            weight = self._float_head()
+            bias = head.bias.float() if head.bias is not None else None
+            logits = torch.nn.functional.linear(hidden.float(), weight, bias)
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
         return logits
