@@ -254,3 +254,40 @@ def test_published_8b_matches_paper(imported, tmp_path):
     assert got["within_category"]["macro_f1"] == pytest.approx(79.8, abs=0.05)
     assert got["original"]["majority_f1"] == pytest.approx(39.2, abs=0.05)
     assert board["headline"][0]["backbone"] == "qwen3-8b"
+
+
+@pytest.fixture(scope="module")
+def qwen_runs(tmp_path_factory) -> Path:
+    """The paper's Qwen3-0.6B/1.7B runs (both encoders) with their coherence and probe results."""
+    src = tmp_path_factory.mktemp("qwen")
+    for name in ("all_unseen_f1_scores.csv", "coherence_backbone.csv", "visual_coherence_results.csv"):
+        shutil.copy(PUBLISHED / name, src / name)
+    out = tmp_path_factory.mktemp("qwen-runs")
+    import_published(src, out)
+    return out
+
+
+def test_the_papers_mixed_models_on_its_published_runs(qwen_runs: Path) -> None:
+    """§9: encoder effect t = 0.91 (not significant); coherence t = 3.34 (significant), probe t = 0.05."""
+    from harness.report_analysis import coherence_analysis, encoder_analysis
+    from harness.report_load import load_runs
+
+    data = load_runs([qwen_runs])
+    enc = encoder_analysis(data)
+    assert enc["status"] == "ok" and enc["n_obs"] == 2 * 2 * 3 * 53
+    term = {t["name"]: t for t in enc["terms"]}["enc"]
+    assert term["stat"] == pytest.approx(0.91, abs=0.2) and term["p"] > 0.05
+    assert enc["paper"]["t"] == 0.91
+    coh = coherence_analysis(data)["mixed_model"]
+    assert coh["status"] == "ok" and coh["n_obs"] == 2 * 3 * 53
+    terms = {t["name"]: t for t in coh["terms"]}
+    assert terms["coherence"]["estimate"] > 0 and terms["coherence"]["p"] < 0.01
+    assert 2.5 < terms["coherence"]["stat"] < 4.5  # paper: t = 3.34
+    assert terms["probe_f1"]["p"] > 0.05  # paper: t = 0.05
+    assert set(coh["random_effects"]) == {
+        "category",
+        "category:probe_f1",
+        "category:coherence",
+        "seed",
+        "backbone",
+    }
