@@ -247,6 +247,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_table(args: argparse.Namespace) -> int:
+    from harness.atomic import write_text
+    from harness.readme_table import board_rows, markdown_table, replace_between_markers
+
+    table = markdown_table(board_rows(Path(args.leaderboard)))
+    if not args.into:
+        print(table)
+        return 0
+    doc = Path(args.into)
+    if not doc.is_file():
+        raise UserError(f"document not found: {doc}")
+    write_text(doc, replace_between_markers(doc.read_text(), table))
+    console.print(f"table from {args.leaderboard} written into {doc}")
+    return 0
+
+
 def cmd_import_published(args: argparse.Namespace) -> int:
     from harness.published import import_published
 
@@ -365,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of skipped with a warning",
     )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("table", help="a compact Markdown table of a leaderboard.json (e.g. for the README)")
+    p.add_argument("leaderboard", help="a leaderboard.json written by taxobench report")
+    p.add_argument("--into", help="a document whose taxobench-table markers receive the table")
+    p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("import-published", help="convert the paper's published CSVs into run records")
     p.add_argument("src")
