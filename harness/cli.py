@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -75,6 +76,7 @@ def cmd_protocol_build(args: argparse.Namespace) -> int:
     cells = _load_cells(args)
     validate_cells(cells)
     out_root = Path(args.out or "questionsets")
+    summary = []
     for cfg in cells:
         qs = build_cell_questions(cfg)
         target = out_root / cfg.cell_id()
@@ -84,7 +86,22 @@ def cmd_protocol_build(args: argparse.Namespace) -> int:
             f"{cfg.ablation.level:g}, shuffle {cfg.shuffle} -> {target}"
         )
         console.print(_frame_table(qs.counts(), "QuestionSet counts"))
+        summary.append(_table2_row(cfg, qs.counts()))
+    console.print(
+        _frame_table(pd.DataFrame(summary), "image-question pairs per split and subset (Tables 2-3)")
+    )
     return 0
+
+
+def _table2_row(cfg, counts) -> dict:
+    """One row shaped like the paper's Tables 2-3: train, then val/test pairs per subset."""
+    row = {"ablation": cfg.ablation.kind, "level": f"{cfg.ablation.level:g}", "shuffle": cfg.shuffle}
+    by = {(r.split, r.subset): int(r.questions) for r in counts.itertuples()}
+    row["train"] = sum(v for (split, _), v in by.items() if split == "train")
+    for split in ("val", "test"):
+        for subset in ("leaf", "seen", "unseen"):
+            row[f"{split} {subset}"] = by.get((split, subset), 0)
+    return row
 
 
 def _frame_table(frame, title: str) -> Table:

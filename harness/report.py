@@ -1,26 +1,31 @@
 """`taxobench report RUNS... --out DIR`: aggregate run directories into a leaderboard.
 
-Writes ``leaderboard.json`` (the list of rows), ``analysis.json`` (rows, headline, statistics, plots and
-metadata), ``leaderboard.md``, a self-contained ``leaderboard.html`` and ``plots/*.png``.  Reads only
-finished run directories (DONE present).
+Writes ``leaderboard.json`` (``{"provenance", "rows"}``), ``analysis.json`` (rows, headline, its reading,
+statistics, plots, provenance and metadata), ``leaderboard.md``, a self-contained ``leaderboard.html`` and
+``plots/*.png`` (``headline.png`` first).  Reads only finished run directories (DONE present).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from rich.markup import escape
 
 from harness.atomic import write_json, write_text
+from harness.manifest import base_manifest
 from harness.report_analysis import analyse
 from harness.report_html import render_html
 from harness.report_load import RunData, load_runs
-from harness.report_md import render_md
+from harness.report_md import md_escape, render_md
 from harness.report_plots import make_plots
-from harness.report_table import aggregate, headline, to_records
+from harness.report_table import aggregate, headline, headline_reading, to_records
 from harness.report_terminal import print_board
 
 SCHEMA = "taxobench.leaderboard/1"
@@ -37,8 +42,61 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def build_report(data: RunData, out: Path, plots: bool = True, notes: str | None = None) -> dict[str, Any]:
-    """Aggregate ``data`` and write every output into ``out``; returns the analysis.json content."""
+def config_hash(runs: pd.DataFrame) -> tuple[str, str]:
+    """(sha256, what it covers) of the runs read: each run's config.toml (its cell's full configuration),
+    or its run id where the directory has none; the per-run digests are sorted, so the hash does not
+    depend on the order or the paths the runs were found under."""
+    digests, n_config = [], 0
+    for key, run_id in zip(runs["run_key"], runs["run_id"], strict=True):
+        path = Path(str(key)) / "config.toml"
+        if path.is_file():
+            digests.append("config.toml " + hashlib.sha256(path.read_bytes()).hexdigest())
+            n_config += 1
+        else:
+            digests.append("run id " + hashlib.sha256(str(run_id).encode()).hexdigest())
+    covers = [f"config.toml of {n_config} runs"] if n_config else []
+    if len(digests) > n_config:
+        covers.append(f"run ids of {len(digests) - n_config} runs without config.toml")
+    return hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest(), "; ".join(covers)
+
+
+def provenance(data: RunData, inputs: list[Path] | None = None) -> dict[str, Any]:
+    """What produced the report: taxobench version and git commit, package versions, platform, CPU/GPU
+    (harness.manifest.base_manifest, without the host name), the UTC date, the command's run folders,
+    the number of runs and a hash of their configurations."""
+    man = base_manifest()
+    versions = dict(man["versions"])
+    for name in ("matplotlib", "markdown-it-py"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "absent"
+    digest, covers = config_hash(data.runs)
+    return {
+        "taxobench_version": versions.get("taxobench"),
+        "git_commit": man["git_commit"],
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "taxobench report",
+        "inputs": [str(p) for p in inputs] if inputs is not None else None,
+        "n_runs": int(data.runs["run_key"].nunique()),
+        "config_hash": digest,
+        "config_hash_of": covers,
+        "versions": versions,
+        "platform": man["platform"],
+        "device": man["device"],
+        "compute": man["compute"],
+    }
+
+
+def build_report(
+    data: RunData,
+    out: Path,
+    plots: bool = True,
+    notes: str | None = None,
+    inputs: list[Path] | None = None,
+) -> dict[str, Any]:
+    """Aggregate ``data`` and write every output into ``out``; returns the analysis.json content.
+    ``inputs``: the run folders the command was given (recorded in the provenance)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(data.metrics)
@@ -46,11 +104,14 @@ def build_report(data: RunData, out: Path, plots: bool = True, notes: str | None
     st = analyse(data)
     plot_dir = out / "plots"
     plot_info = make_plots(data, rows, plot_dir) if plots else {}
+    prov = _clean(provenance(data, inputs))
     meta = {
         "n_runs": int(data.runs["run_key"].nunique()),
         "sources": sorted(data.runs["source"].unique()),
         "references": sorted({r for r in data.runs["reference"].dropna().unique()}),
         "notes": notes,
+        "reading": headline_reading(rows),
+        "provenance": prov,
     }
     board = _clean(
         {
@@ -63,7 +124,7 @@ def build_report(data: RunData, out: Path, plots: bool = True, notes: str | None
             "plots": plot_info,
         }
     )
-    write_json(out / "leaderboard.json", board["rows"])
+    write_json(out / "leaderboard.json", {"provenance": board["provenance"], "rows": board["rows"]})
     write_json(out / "analysis.json", board)
     write_text(out / "leaderboard.md", render_md(rows, head, st, plot_info, meta))
     write_text(out / "leaderboard.html", render_html(rows, head, st, plot_info, plot_dir, meta))
@@ -91,7 +152,8 @@ def probe_notes(probe_dirs: list[Path]) -> str | None:
                 f"cloze top-1 {100 * cz.get('top1_accuracy', nan):.1f} %, MRR {cz.get('mrr', nan):.3f}"
             )
         if parts:
-            lines.append(f"- {s['backbone']} ({s.get('init', 'pretrained')}): " + "; ".join(parts))
+            model = f"{s['backbone']} ({s.get('init', 'pretrained')})"
+            lines.append(f"- {md_escape(model)}: " + "; ".join(parts))
     return "**Text-only hypernymy probe** (LM alone):\n" + "\n".join(lines) if lines else None
 
 
@@ -111,7 +173,7 @@ def report(
     notes = "\n\n".join(part for part in (notes, probe_notes(data.probe_dirs)) if part) or None
     if console is not None:
         console.print(f"read {data.runs['run_key'].nunique()} finished runs")
-    board = build_report(data, Path(out), notes=notes)
+    board = build_report(data, Path(out), notes=notes, inputs=[Path(p) for p in run_dirs])
     if console is not None:
         n_plots = sum("file" in p for p in board["plots"].values())
         console.print(

@@ -1,7 +1,9 @@
 """Static, self-contained leaderboard.html: inline CSS/JS, plots as data URIs, no network requests.
 
-Tables sort on a header click; ``#sort=<column>:<asc|desc>`` in the URL sorts the results table on load.
-When the script has run, ``<body data-ready="1">`` is set (the browser test reads it).
+Markdown (the ``--notes`` text and the statistics) is rendered by markdown-it-py (CommonMark + tables) with
+raw HTML disabled, so text cannot inject markup, and images disabled, so it cannot make the page load
+anything.  Tables sort on a header click; ``#sort=<column>:<asc|desc>`` in the URL sorts the results table
+on load.  When the script has run, ``<body data-ready="1">`` is set (the browser test reads it).
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markdown_it import MarkdownIt
 
-from harness.report_md import FLAG, LEGEND, fmt, md_unescape, stats_md
+from harness.report_md import FLAG, LEGEND, flagged, fmt, provenance_lines, stats_md
+from harness.report_table import LEAF_THRESHOLD
+
+# CommonMark with GFM tables; raw HTML is escaped, images are not rendered (the CSP would block them)
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+FLAG_TITLE = (
+    f"leaf F1 below {LEAF_THRESHOLD:g}: the precondition is not met, hypernym results not interpretable"
+)
+SHADING = f"In the tables below, rows marked {FLAG} are also shaded."
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -24,8 +35,14 @@ td.t,th.t{text-align:left}
 th{background:#f2f2f2;cursor:pointer;user-select:none;position:sticky;top:0}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
 tr.flag td{background:#fff4e0}
+span.flag{color:#b35900;cursor:help}
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
 figure{margin:1em 0}figcaption{font-size:12px;color:#555}
+figure.headline img{width:1200px}
+p.reading{max-width:60em;background:#f7f7f7;border-left:3px solid #999;padding:.5em 1em}
+.notes,.stats{max-width:60em}
+code{background:#f2f2f2;padding:0 .2em;border-radius:3px}
+ul.provenance{font-size:12px;color:#444}
 .controls{margin:.5em 0}
 """
 
@@ -118,11 +135,11 @@ HEADLINE_COLUMNS = [
 ]
 
 
-def _cell(value: Any, text: bool, key: str) -> str:
+def _cell(value: Any, text: bool, key: str, row: pd.Series) -> str:
     if text:
         shown = html.escape(str(value))
-        if key == "leaf_precondition" and value == "not met":
-            shown = f"{FLAG} not met"
+        if key == "model" and flagged(row):
+            shown += f' <span class="flag" title="{html.escape(FLAG_TITLE)}">{FLAG}</span>'
         return f'<td class="t">{shown}</td>'
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     digits = 2 if key == "se" else 1
@@ -146,45 +163,35 @@ def html_table(df: pd.DataFrame, columns: list[tuple[str, str, bool]], table_id:
     )
     body = []
     for _, r in df.iterrows():
-        cls = ' class="flag"' if r.get("leaf_precondition") == "not met" else ""
-        body.append(f"<tr{cls}>" + "".join(_cell(r[k], t, k) for k, _h, t in columns) + "</tr>")
+        cls = ' class="flag"' if flagged(r) else ""
+        body.append(f"<tr{cls}>" + "".join(_cell(r[k], t, k, r) for k, _h, t in columns) + "</tr>")
     return (
         f'<table id="{html.escape(table_id)}" class="sortable"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
 
 
-def _inline(md: str) -> str:
-    """One piece of the code's Markdown as HTML: ``**bold**`` kept, everything else escaped text.
+def render_markdown(text: str) -> str:
+    """Markdown as HTML (markdown-it-py, raw HTML escaped, no images).  The code's own Markdown holds user
+    strings only through ``md_escape``, so they come out as their text, HTML-escaped once."""
+    return MARKDOWN.render(text)
 
-    User strings in it went through ``md_escape`` (so they hold no ``**``); their Markdown escapes are
-    undone before ``html.escape``, so the page shows the original text once escaped.
-    """
-    parts = md.split("**")
-    return "".join(
-        f"<b>{html.escape(md_unescape(p))}</b>" if i % 2 else html.escape(md_unescape(p))
-        for i, p in enumerate(parts)
+
+def _figure(p: dict, plot_dir: Path, cls: str = "") -> str:
+    data = base64.b64encode((plot_dir / p["file"]).read_bytes()).decode()
+    caption = html.escape(p["caption"])
+    attr = f' class="{cls}" id="{cls}-figure"' if cls else ""
+    return (
+        f'<figure{attr}><img alt="{caption}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{caption}</figcaption></figure>"
     )
 
 
-def _md_inline(text: str) -> str:
-    """The statistics Markdown as simple HTML paragraphs (bold, lists and tables kept readable)."""
-    out = []
-    for block in text.split("\n\n"):
-        if block.startswith("|"):
-            # table(): "| a | b |" rows; a "|" inside a cell is escaped ("\\|"), so " | " only separates
-            lines = [ln.strip()[2:-2].split(" | ") for ln in block.splitlines() if not ln.startswith("|---")]
-            head = "".join(f"<th>{_inline(c.strip())}</th>" for c in lines[0])
-            body = "".join(
-                "<tr>" + "".join(f"<td>{_inline(c.strip())}</td>" for c in ln) + "</tr>" for ln in lines[1:]
-            )
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif block.lstrip().startswith("- "):
-            items = "".join(f"<li>{_inline(line.lstrip()[2:])}</li>" for line in block.splitlines())
-            out.append(f"<ul>{items}</ul>")
-        else:
-            out.append(f"<p>{_inline(block)}</p>")
-    return "\n".join(out)
+def _provenance_html(prov: dict[str, Any]) -> str:
+    items = "".join(
+        f"<li><b>{html.escape(label)}</b>: {html.escape(text)}</li>" for label, text in provenance_lines(prov)
+    )
+    return f'<h2>Provenance</h2>\n<ul class="provenance">{items}</ul>'
 
 
 def render_html(
@@ -195,16 +202,23 @@ def render_html(
     plot_dir: Path,
     meta: dict[str, Any],
 ) -> str:
-    figures = []
+    """The page: legend, notes, headline table, headline figure and its reading, statistics, plots, all
+    rows, provenance (``meta``: n_runs, sources, and optionally notes, reading, provenance)."""
+    top = plots.get("headline", {})
+    headline_figure = _figure(top, plot_dir, "headline") if "file" in top else ""
+    figures, skipped = [], []
     for name, p in plots.items():
         if "file" not in p:
-            figures.append(f"<li>{html.escape(name)}: skipped — {html.escape(p['skipped'])}</li>")
-            continue
-        data = base64.b64encode((plot_dir / p["file"]).read_bytes()).decode()
-        figures.append(
-            f'<figure><img alt="{html.escape(p["caption"])}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(p['caption'])}</figcaption></figure>"
-        )
+            skipped.append(f"<li>{html.escape(name)}: skipped — {html.escape(p['skipped'])}</li>")
+        elif name != "headline":
+            figures.append(_figure(p, plot_dir))
+    notes = f'<div class="notes">{render_markdown(meta["notes"])}</div>' if meta.get("notes") else ""
+    reading = (
+        f'<p class="reading" id="reading"><b>Reading</b>: {html.escape(meta["reading"])}</p>'
+        if meta.get("reading")
+        else ""
+    )
+    provenance = _provenance_html(meta["provenance"]) if meta.get("provenance") else ""
     n_runs, sources = html.escape(str(meta["n_runs"])), html.escape(", ".join(map(str, meta["sources"])))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -212,18 +226,21 @@ def render_html(
 <title>taxobench leaderboard</title><link rel="icon" href="data:,"><style>{CSS}</style></head>
 <body>
 <h1>taxobench leaderboard</h1>
-<p>{n_runs} finished runs ({sources}). {html.escape(LEGEND)}</p>
-{_md_inline(meta["notes"]) if meta.get("notes") else ""}
+<p>{n_runs} finished runs ({sources}). {html.escape(LEGEND)} {html.escape(SHADING)}</p>
+{notes}
 <h2>Headline: held-out hypernyms at 100 % ablation (original labels)</h2>
 {html_table(head, HEADLINE_COLUMNS, "headline")}
+{headline_figure}
+{reading}
 <h2>Statistics</h2>
-{_md_inline(stats_md(st))}
+<div class="stats">{render_markdown(stats_md(st))}</div>
 <h2>Plots</h2>
-{"".join(f for f in figures if f.startswith("<figure"))}
-<ul>{"".join(f for f in figures if f.startswith("<li"))}</ul>
+{"".join(figures)}
+<ul>{"".join(skipped)}</ul>
 <h2>All results</h2>
 <div class="controls"><label>Filter rows: <input id="filter" type="search"></label></div>
 {html_table(rows, RESULT_COLUMNS, "results")}
+{provenance}
 <script>{JS}</script>
 </body></html>
 """

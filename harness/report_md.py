@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from typing import Any
 
 import pandas as pd
@@ -14,8 +15,8 @@ FLAG = "⚠"
 LEGEND = (
     "Macro F1 in percent: mean over seeds × categories with a t-based 95 % CI over the same values. "
     "Majority = predicting each category's majority answer. Δ rand = difference to the random-init control "
-    f"of the same backbone. {FLAG} = leaf F1 below {LEAF_THRESHOLD:g}: the PROTOCOL §7.1 precondition "
-    "(leaves learned) is not met, so hypernym results of that row are not interpretable."
+    f"of the same backbone. {FLAG} after a model = leaf F1 below {LEAF_THRESHOLD:g}: the PROTOCOL §7.1 "
+    "precondition (leaves learned) is not met, so hypernym results of that row are not interpretable."
 )
 
 
@@ -28,7 +29,6 @@ _MD_SPECIAL = re.compile(r"[\\`*_\[\]()#!|~]")
 # "1. x", "---", "==="); "-3.5" or "1.5" would not
 _MD_LINE_START = re.compile(r"^(\s*)([-+=](?=[-+=\s]|$)|\d+\.(?=\s|$))")
 _MD_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_UNESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])|&(amp|lt|gt);")
 
 
 def md_escape(value: Any) -> str:
@@ -48,11 +48,6 @@ def md_escape(value: Any) -> str:
     return _MD_LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], s, count=1)
 
 
-def md_unescape(text: str) -> str:
-    """The plain text of ``md_escape`` output (backslash escapes and the three entities undone)."""
-    return _MD_UNESCAPE.sub(lambda m: m.group(1) or {"amp": "&", "lt": "<", "gt": ">"}[m.group(2)], text)
-
-
 def fmt(v: Any, digits: int = 1, signed: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
@@ -65,9 +60,14 @@ def _ci(r: pd.Series) -> str:
     return f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
 
 
-def _leaf(r: pd.Series) -> str:
-    flag = f" {FLAG}" if r["leaf_precondition"] == "not met" else ""
-    return fmt(r["leaf_f1"]) + flag
+def flagged(r: pd.Series | dict) -> bool:
+    """The row fails the leaf precondition (its hypernym numbers are not interpretable)."""
+    return r.get("leaf_precondition") == "not met"
+
+
+def model_cell(r: pd.Series | dict) -> str:
+    """The model's label, with FLAG after it when the row fails the leaf precondition (as LEGEND says)."""
+    return f"{r['model']} {FLAG}" if flagged(r) else str(r["model"])
 
 
 def table(header: list[str], lines: list[list[str]]) -> str:
@@ -83,7 +83,7 @@ def headline_md(head: pd.DataFrame) -> str:
     lines = [
         [
             str(r["rank"]),
-            r["model"],
+            model_cell(r),
             r["task"],
             fmt(r["macro_f1"]),
             _ci(r),
@@ -91,7 +91,7 @@ def headline_md(head: pd.DataFrame) -> str:
             fmt(r["delta_majority"], signed=True),
             fmt(r["delta_random_init"], signed=True),
             str(r["n_seeds"]),
-            _leaf(r),
+            fmt(r["leaf_f1"]),
         ]
         for _, r in head.iterrows()
     ]
@@ -120,7 +120,7 @@ def rows_md(rows: pd.DataFrame) -> str:
             continue
         lines = [
             [
-                r["model"],
+                model_cell(r),
                 r["task"],
                 r["condition"],
                 fmt(r["macro_f1"]),
@@ -131,7 +131,7 @@ def rows_md(rows: pd.DataFrame) -> str:
                 fmt(r["majority_f1"]),
                 fmt(r["delta_majority"], signed=True),
                 fmt(r["delta_random_init"], signed=True),
-                _leaf(r),
+                fmt(r["leaf_f1"]),
             ]
             for _, r in s.iterrows()
         ]
@@ -240,6 +240,37 @@ def _model_text(
     return "; ".join(parts) + f" (n = {res['n_obs']}, {method}, Wald z; {data})"
 
 
+def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, plain text) pairs of the short provenance block at the bottom of leaderboard.md / .html."""
+    versions = prov.get("versions") or {}
+    packages = ", ".join(
+        f"{k} {v}" for k, v in versions.items() if k not in ("taxobench", "python") and v != "absent"
+    )
+    compute = prov.get("compute") or {}
+    cpu = compute.get("cpu") or "?"
+    if compute.get("cpu_capability"):
+        cpu += f" ({compute['cpu_capability']}, {compute.get('threads', '?')} threads)"
+    inputs = prov.get("inputs")
+    command = "taxobench report " + (shlex.join(inputs) if inputs else "(inputs not recorded)")
+    digest = str(prov.get("config_hash") or "?")[:16]
+    runs = f"{prov.get('n_runs', '?')} finished runs; config hash {digest} ({prov.get('config_hash_of', '')})"
+    return [
+        ("generated", f"{prov.get('created', '?')} by: {command}"),
+        (
+            "taxobench",
+            f"{prov.get('taxobench_version', '?')}, git commit {prov.get('git_commit') or 'unknown'}",
+        ),
+        ("runs", runs),
+        ("python", f"{versions.get('python', '?')} on {prov.get('platform', '?')}"),
+        ("packages", packages or "?"),
+        ("hardware", f"device {prov.get('device', '?')}; CPU {cpu}"),
+    ]
+
+
+def provenance_md(prov: dict[str, Any]) -> str:
+    return "\n".join(f"- **{label}**: {md_escape(text)}" for label, text in provenance_lines(prov))
+
+
 def render_md(
     rows: pd.DataFrame,
     head: pd.DataFrame,
@@ -248,21 +279,28 @@ def render_md(
     meta: dict[str, Any],
     plot_dir: str = "plots",
 ) -> str:
+    top = plots.get("headline", {})
     parts = [
         "# taxobench leaderboard",
         f"{meta['n_runs']} finished runs ({', '.join(md_escape(s) for s in meta['sources'])}). {LEGEND}",
         *([meta["notes"]] if meta.get("notes") else []),
         "## Headline: held-out hypernyms at 100 % ablation (original labels)",
         headline_md(head),
+        *([f"![{md_escape(top['caption'])}]({plot_dir}/{top['file']})"] if "file" in top else []),
+        *([f"**Reading**: {md_escape(meta['reading'])}"] if meta.get("reading") else []),
         "## Statistics",
         stats_md(st),
         "## Plots",
     ]
     for name, p in plots.items():
+        if name == "headline" and "file" in p:
+            continue
         parts.append(
             f"![{md_escape(p['caption'])}]({plot_dir}/{p['file']})"
             if "file" in p
             else f"- {md_escape(name)}: skipped — {md_escape(p['skipped'])}"
         )
     parts += ["## All results", rows_md(rows)]
+    if meta.get("provenance"):
+        parts += ["## Provenance", provenance_md(meta["provenance"])]
     return "\n\n".join(parts) + "\n"

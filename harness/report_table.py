@@ -144,3 +144,150 @@ def to_records(df: pd.DataFrame) -> list[dict]:
             clean[k] = v
         out.append(clean)
     return out
+
+
+# order of the label conditions in the headline figure and its reading
+SHUFFLE_ORDER = ("original", "within_category", "across_category", "hypernym_swap_control", "hypernym_swap")
+GROUP_KEYS = ["source", "task", "encoder", "backbone"]  # one model group: the LM's inits side by side
+
+
+def full_ablation_rows(rows: pd.DataFrame, subset: str = "unseen") -> pd.DataFrame:
+    """Rows of ``subset`` at random 100 % ablation (every shuffle and init): the headline comparison."""
+    return rows[
+        (rows["subset"] == subset) & (rows["ablation_kind"] == "random") & (rows["ablation_level"] == 100)
+    ]
+
+
+def shuffle_label(shuffle: str) -> str:
+    return str(shuffle).replace("_", "-")
+
+
+def shuffle_rank(shuffle: str) -> tuple[int, str]:
+    """Sort key: the paper's conditions first (SHUFFLE_ORDER), any other shuffle after, by name."""
+    return (SHUFFLE_ORDER.index(shuffle) if shuffle in SHUFFLE_ORDER else len(SHUFFLE_ORDER), str(shuffle))
+
+
+def headline_groups(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The 100 % ablation unseen rows per model group (source, task, encoder, backbone), each sorted
+    pretrained first, then by shuffle; groups ranked by their pretrained original F1 (then by label)."""
+    full = full_ablation_rows(rows)
+    if full.empty:
+        return []
+    many_tasks = full["task"].nunique() > 1
+    groups = []
+    for _keys, g in full.groupby(GROUP_KEYS, sort=True, dropna=False):
+        g = g.assign(
+            _i=(g["init"] != "pretrained").astype(int), _s=[shuffle_rank(s) for s in g["shuffle"]]
+        ).sort_values(["_i", "_s", "init"], kind="stable")
+        first = g.iloc[0]
+        label = model_label({**first.to_dict(), "init": "pretrained"})
+        if many_tasks:
+            label += f" on {first['task']}"
+        ref = g[(g["init"] == "pretrained") & (g["shuffle"] == "original")]["macro_f1"]
+        score = float(ref.iloc[0]) if len(ref) and not math.isnan(ref.iloc[0]) else -math.inf
+        groups.append((score, label, g.drop(columns=["_i", "_s"])))
+    groups.sort(key=lambda t: (-t[0], t[1]))
+    return [(label, g) for _score, label, g in groups]
+
+
+def _missing(*values: float) -> bool:
+    return any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
+
+
+def _value(r: pd.Series) -> str:
+    """``62.3 [58.1, 66.5]`` (with ⚠ when the row fails the leaf precondition)."""
+    text = f"{r['macro_f1']:.1f}"
+    text += " (no CI)" if _missing(r["ci_low"], r["ci_high"]) else f" [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
+    return text + (" ⚠" if r["leaf_precondition"] == "not met" else "")
+
+
+def _vs_point(r: pd.Series, value: float, name: str) -> str:
+    """How ``r``'s CI stands to a fixed value (the majority baseline)."""
+    if _missing(value):
+        return f"has no {name} to compare with"
+    if _missing(r["ci_low"], r["ci_high"]):
+        return f"cannot be told apart from the {name} {value:.1f} (no CI)"
+    if r["ci_low"] > value:
+        return f"is above the {name} {value:.1f} (CI excludes it)"
+    if r["ci_high"] < value:
+        return f"is below the {name} {value:.1f} (CI excludes it)"
+    return f"is not distinguishable from the {name} {value:.1f} (CI includes it)"
+
+
+def _vs_row(a: pd.Series, b: pd.Series, name: str, show: bool = True) -> str:
+    """How ``a``'s CI stands to ``b``'s (non-overlapping CIs: a difference the data support); ``show``:
+    with ``b``'s value after its name."""
+    other = f"{name} {_value(b)}" if show else name
+    if _missing(a["ci_low"], a["ci_high"], b["ci_low"], b["ci_high"]):
+        return f"cannot be told apart from {other} (no CI)"
+    if a["ci_low"] > b["ci_high"]:
+        return f"is above {other} (CIs do not overlap)"
+    if a["ci_high"] < b["ci_low"]:
+        return f"is below {other} (CIs do not overlap)"
+    return f"is not separated from {other} (CIs overlap)"
+
+
+def _group_reading(label: str, g: pd.DataFrame) -> list[str]:
+    pre = g[g["init"] == "pretrained"].set_index("shuffle", drop=False)
+    rnd = g[g["init"] == "random"].set_index("shuffle", drop=False)
+    sentences = []
+    if "original" not in pre.index:
+        for _, r in g.iterrows():
+            init = "pretrained" if r["init"] == "pretrained" else f"{r['init']}-init LM"
+            sentences.append(
+                f"{label} ({init}), {shuffle_label(r['shuffle'])} labels: {_value(r)} "
+                f"{_vs_point(r, r['majority_f1'], 'majority baseline')}."
+            )
+        return sentences
+    p = pre.loc["original"]
+    majority = _vs_point(p, p["majority_f1"], "majority baseline")
+    text = f"{label}, pretrained, original labels: {_value(p)} {majority}"
+    if "original" in rnd.index:
+        text += f", and {_vs_row(p, rnd.loc['original'], 'the random-init LM')}"
+    sentences.append(text + ".")
+    others = [s for s in sorted(pre.index, key=shuffle_rank) if s != "original"]
+    if others:
+        parts = [
+            f"{shuffle_label(s)} {_value(pre.loc[s])} {_vs_row(pre.loc[s], p, 'it', False)}" for s in others
+        ]
+        sentences.append("Against the original labels: " + "; ".join(parts) + ".")
+    if {"within_category", "across_category"} <= set(pre.index):
+        w, a = pre.loc["within_category"], pre.loc["across_category"]
+        sentences.append(f"Within-category {_vs_row(w, a, 'across-category', False)}.")
+    for s in sorted((s for s in rnd.index if s != "original"), key=shuffle_rank):
+        r = rnd.loc[s]
+        sentences.append(
+            f"The random-init LM with {shuffle_label(s)} labels: {_value(r)} "
+            f"{_vs_point(r, r['majority_f1'], 'majority baseline')}."
+        )
+    return sentences
+
+
+def headline_reading(rows: pd.DataFrame) -> str:
+    """One paragraph of plain sentences on the 100 % ablation comparison (held-out hypernyms): what the
+    95 % CIs support (against the majority baseline, the random-init LM and between label conditions)
+    and which rows fail the leaf precondition.  Deterministic; plain text (escape it where rendered)."""
+    groups = headline_groups(rows)
+    if not groups:
+        return "There are no held-out-hypernym results at 100 % random ablation to read."
+    sentences = ["Held-out hypernyms at 100 % ablation, macro F1 with 95 % CI."]
+    for label, g in groups:
+        sentences += _group_reading(label, g)
+    full = pd.concat([g for _label, g in groups])
+    flagged = full[full["leaf_precondition"] == "not met"]
+    no_leaf = full[full["leaf_precondition"] == "no leaf data"]
+    if len(flagged):
+        names = "; ".join(
+            f"{r['model']}, {shuffle_label(r['shuffle'])} (leaf {r['leaf_f1']:.1f})"
+            for _, r in flagged.iterrows()
+        )
+        sentences.append(
+            f"⚠ The leaf precondition (leaf F1 ≥ {LEAF_THRESHOLD:g}) is not met by: {names}; "
+            "their hypernym numbers are not interpretable."
+        )
+    if len(no_leaf):
+        names = "; ".join(f"{r['model']}, {shuffle_label(r['shuffle'])}" for _, r in no_leaf.iterrows())
+        sentences.append(f"There are no leaf results for: {names}; the leaf precondition cannot be checked.")
+    if flagged.empty and no_leaf.empty:
+        sentences.append(f"Every row meets the leaf precondition (leaf F1 ≥ {LEAF_THRESHOLD:g}).")
+    return " ".join(sentences)

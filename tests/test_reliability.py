@@ -260,7 +260,7 @@ def test_report_skips_a_bad_record_with_a_warning_or_fails_when_strict(tmp_path,
     assert result.returncode == 0, result.stdout + result.stderr
     flat = " ".join(result.stdout.split())
     assert "warning: skipped:" in flat and str(other) in flat and expected in flat, flat
-    rows = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    rows = json.loads((tmp_path / "board" / "leaderboard.json").read_text())["rows"]
     assert rows and all(r["n_runs"] == 1 and 0 <= r["macro_f1"] <= 100 for r in rows)
     strict = run_cli("report", str(root), "--out", str(tmp_path / "board2"), "--strict")
     assert strict.returncode == 2 and expected in " ".join(strict.stderr.split())

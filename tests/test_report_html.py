@@ -1,4 +1,5 @@
-"""leaderboard.html in a real headless Chromium: loads without console errors, all rows, sorting works."""
+"""leaderboard.html in a real headless Chromium: loads without console errors, all rows, sorting works, the
+headline figure is the first image and loads, the --notes Markdown is rendered."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from harness.report import report
 from tests.test_report_fixtures import synthetic_grid
@@ -62,11 +64,39 @@ class _Table(HTMLParser):
             self.inside = False
 
 
+# --notes Markdown as docs/demo.md writes it: bold, a bullet list with code spans and a (relative) link
+NOTES = (
+    "**Demo deviations** (see `configs/demo.toml`):\n"
+    "- Task `emoji` instead of THINGS photographs\n"
+    "- Encoder EfficientNet-Lite0, see [encoders](docs/encoders.md)\n"
+    "- Two seeds instead of three"
+)
+NOTES_ITEMS = [
+    "Task emoji instead of THINGS photographs",
+    "Encoder EfficientNet-Lite0, see encoders",
+    "Two seeds instead of three",
+]
+# appended to a copy of the page: once everything (images included) has loaded, what the browser made of
+# the page goes into attributes of <body>, which --dump-dom shows
+PROBE = """<script>window.addEventListener('load', function(){
+  var img = document.images[0], b = document.body;
+  b.setAttribute('data-first-img', img.closest('figure').id);
+  b.setAttribute('data-img-width', String(img.naturalWidth));
+  b.setAttribute('data-img-complete', String(img.complete));
+  b.setAttribute('data-n-images', String(document.images.length));
+  b.setAttribute('data-notes', JSON.stringify(Array.prototype.map.call(
+    document.querySelectorAll('.notes ul > li'), function(li){ return li.textContent; })));
+  b.setAttribute('data-notes-code', String(document.querySelectorAll('.notes li code').length));
+  b.setAttribute('data-results-rows', String(document.querySelectorAll('#results tbody tr').length));
+  b.setAttribute('data-headline-rows', String(document.querySelectorAll('#headline tbody tr').length));
+});</script>"""
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("runs")
     synthetic_grid(root)
-    out = report([root], tmp_path_factory.mktemp("board"))
+    out = report([root], tmp_path_factory.mktemp("board"), notes=NOTES)
     return out / "leaderboard.html", json.loads((out / "analysis.json").read_text())
 
 
@@ -135,3 +165,26 @@ def test_browser_header_click_sorts(page, tmp_path, clicks, direction):
     col = parser.keys.index("n_categories")
     values = [float(r[col]) for r in parser.rows if r]
     assert values == sorted(values, reverse=direction == "desc") and len(set(values)) > 1
+
+
+def test_browser_headline_figure_and_notes(page, tmp_path):
+    """The page as the browser builds it: no console output, every row of both tables, the headline figure
+    first among the images and loaded (naturalWidth > 0, the PNG's width), the notes as a list."""
+    html_path, board = page
+    copy = tmp_path / "probed.html"
+    copy.write_text(html_path.read_text().replace("</body>", f"{PROBE}</body>"))
+    dom, log = _chromium(copy.as_uri(), tmp_path)
+    assert [line for line in log.splitlines() if "CONSOLE" in line] == []
+    parser = _Table("results")
+    parser.feed(dom)
+    body = parser.body_attrs
+    assert body.get("data-ready") == "1"
+    assert int(body["data-results-rows"]) == len(board["rows"]) == len([r for r in parser.rows if r])
+    assert int(body["data-headline-rows"]) == len(board["headline"])
+    assert body["data-first-img"] == "headline-figure"
+    assert body["data-img-complete"] == "true" and int(body["data-img-width"]) > 0
+    with Image.open(html_path.parent / "plots" / "headline.png") as img:
+        assert int(body["data-img-width"]) == img.width >= 1200
+    assert int(body["data-n-images"]) == sum("file" in p for p in board["plots"].values())
+    assert json.loads(body["data-notes"]) == NOTES_ITEMS
+    assert int(body["data-notes-code"]) == 1

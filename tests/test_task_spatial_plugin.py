@@ -68,7 +68,7 @@ def test_spatial_task_as_an_external_plugin_runs_end_to_end(tmp_path):
     board = tmp_path / "board"
     result = run_cli("report", str(runs), "--out", str(board), env=env)
     assert result.returncode == 0, result.stderr
-    rows = json.loads((board / "leaderboard.json").read_text())
+    rows = json.loads((board / "leaderboard.json").read_text())["rows"]
     assert {r["task"] for r in rows} == {"spatial"}
     assert {r["subset"] for r in rows} == {"leaf", "seen", "unseen"}
     assert all(0 <= r["macro_f1"] <= 100 and 0 <= r["majority_f1"] <= 100 for r in rows)
