@@ -9,7 +9,8 @@ through the full training step (forward, loss, backward, clip, AdamW) after warm
 run ``--repeats`` times, the two modes alternating step by step so that both see the same machine load;
 each batch counts with its fastest pass (the median pass is printed too).  Reported: questions/s and
 tokens/s (real, unpadded tokens; also the tokens the backbone actually runs: the real ones under piece
-attention, see harness/blocks.py), measured speedup, ideal speedup (unpacked tokens / packed tokens),
+attention, see harness/training/piece_attention.py), measured speedup, ideal speedup (unpacked
+tokens / packed tokens),
 efficiency = measured / ideal, and seconds per epoch of that training set.  Then one epoch of the demo
 configuration (``configs/demo.toml``'s first cell: its leaves, ablation, image tokens and batch size, fake
 features) is timed as the demo trains it, packed, and unpacked for comparison (modes alternating step
@@ -34,13 +35,13 @@ import pandas as pd
 import torch
 
 from harness.config import Ablation, ExperimentConfig, Training, load_grid
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.features import pool_tokens
-from harness.model import ImageGroup, VisionLM, build_projector, group_questions, runs_pieces
-from harness.protocol import build_question_set
-from harness.registry import default_registry
-from harness.train import Stepper, epoch_plans, resolve_device
+from harness.plugin.contracts import TaskData
+from harness.plugin.registry import default_registry
+from harness.protocol.questions import build_question_set
+from harness.training.features import pool_tokens
+from harness.training.loop import Stepper, epoch_plans, resolve_device
+from harness.training.model import ImageGroup, VisionLM, build_projector, group_questions, runs_pieces
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 

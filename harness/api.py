@@ -20,8 +20,8 @@ from typing import Any
 from rich.console import Console
 
 from harness.config import ExperimentConfig, load_grid
-from harness.contracts import CellOutcome
 from harness.errors import UserError
+from harness.plugin.contracts import CellOutcome
 
 
 def load_cells(
@@ -48,8 +48,8 @@ def run(
     """Run the unfinished cells with an executor plugin; one outcome per cell (finished ones included).
 
     Raises UserError if any cell failed (its traceback is in its run directory's FAILED file)."""
-    from harness.grid import run_grid
-    from harness.runs import RunDir
+    from harness.runs.grid import run_grid
+    from harness.runs.store import RunDir
 
     failed = run_grid(
         list(cells), executor, dry_run=False, console=console or Console(), executor_options=executor_options
@@ -67,7 +67,7 @@ def report(
     ``out``; returns its content: ``rows`` (percent), ``headline``, ``statistics``, ``plots``."""
     import json
 
-    from harness.report import report as write_report
+    from harness.report.build import report as write_report
 
     paths = [Path(runs)] if isinstance(runs, str | Path) else [Path(p) for p in runs]
     target = write_report(paths, Path(out), notes=notes)

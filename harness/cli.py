@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import UserError
-from harness.validate import validate_cells
+from harness.runs.validate import validate_cells
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,7 +24,7 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from harness.registry import default_registry
+    from harness.plugin.registry import default_registry
 
     registry = default_registry()
     rows = registry.rows()
@@ -71,7 +71,7 @@ def _load_cells(args: argparse.Namespace):
 
 
 def cmd_protocol_build(args: argparse.Namespace) -> int:
-    from harness.runner import build_cell_questions
+    from harness.runs.cell import build_cell_questions
 
     cells = _load_cells(args)
     validate_cells(cells)
@@ -124,7 +124,7 @@ def _trust_remote_code(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.grid import run_grid
+    from harness.runs.grid import run_grid
 
     _trust_remote_code(args)
 
@@ -143,7 +143,7 @@ def _executor_options(pairs: Sequence[str]) -> dict:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from harness.runner import run_probe
+    from harness.runs.cell import run_probe
 
     _trust_remote_code(args)
     cells = _dedupe_backbones(_load_cells(args))
@@ -158,9 +158,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 def _probe_dry_run(cells, as_json: bool) -> int:
     """The probes' question counts per task, without loading a model."""
-    from harness.paper_probe import counts
-    from harness.probe import probe_questions
-    from harness.runner import create_plugin, paper_probe_frame, probe_data, probe_variants
+    from harness.protocol.probe_questions import counts
+    from harness.runs.cell import create_plugin, paper_probe_frame, probe_data, probe_variants
+    from harness.training.probe import probe_questions
 
     seen, out = set(), []
     for cfg in cells:
@@ -215,7 +215,7 @@ def _dedupe_backbones(cells):
 def cmd_task_show(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from harness.registry import default_registry
+    from harness.plugin.registry import default_registry
 
     registry = default_registry()
     options = {"profile": args.preset} if registry.accepts("tasks", args.task, "profile") else {}
@@ -245,7 +245,7 @@ def cmd_task_show(args: argparse.Namespace) -> int:
 
 
 def cmd_assets_fetch(args: argparse.Namespace) -> int:
-    from harness.registry import default_registry
+    from harness.plugin.registry import default_registry
 
     task = default_registry().create("tasks", args.task)
     fetch = getattr(task, "fetch_assets", None)
@@ -257,7 +257,7 @@ def cmd_assets_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.report import report
+    from harness.report.build import report
 
     notes = Path(args.notes).read_text() if args.notes else None
     report([Path(p) for p in args.runs], Path(args.out), console, notes=notes, strict=args.strict)
@@ -265,8 +265,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from harness.atomic import write_text
-    from harness.readme_table import board_rows, markdown_table, replace_between_markers
+    from harness.common.files import write_text
+    from harness.report.readme import board_rows, markdown_table, replace_between_markers
 
     table = markdown_table(board_rows(Path(args.leaderboard)))
     if not args.into:
@@ -281,7 +281,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_import_published(args: argparse.Namespace) -> int:
-    from harness.published import import_published
+    from harness.report.published import import_published
 
     n = import_published(Path(args.src), Path(args.out))
     console.print(f"imported {n} published runs into {args.out}")
@@ -322,7 +322,7 @@ def _config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _version() -> str:
-    from harness.manifest import git_commit, package_versions
+    from harness.runs.manifest import git_commit, package_versions
 
     commit = git_commit()
     return f"taxobench {package_versions()['taxobench']}" + (f" (commit {commit})" if commit else "")

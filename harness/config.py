@@ -17,10 +17,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError
-from harness.options import format_validation_error
-from harness.presets.ablation import NAMES as ABLATION_PRESETS
-from harness.presets.ablation import table4
-from harness.profiles import DEFAULT_PROFILE, Profile, Rules, apply_profile
+from harness.plugin.options import format_validation_error
+from harness.protocol.presets import NAMES as ABLATION_PRESETS
+from harness.protocol.presets import table4
+from harness.protocol.profiles import DEFAULT_PROFILE, Profile, Rules, apply_profile
 
 TRAINING_PRESETS: dict[str, dict[str, float]] = {
     # PROTOCOL.md §5 (paper's Table 1) and §8 (the released code's Prismatic align-stage defaults).
@@ -135,7 +135,8 @@ class ProbeSettings(Strict):
 class ExperimentConfig(Strict):
     """One cell of the protocol: everything that determines one training run.
 
-    ``preset`` names the rule profile (:mod:`harness.profiles`); ``rules`` and the training defaults are
+    ``preset`` names the rule profile (:mod:`harness.protocol.profiles`); ``rules`` and the training
+    defaults are
     resolved from it where the config does not set them.
     """
 
@@ -156,7 +157,7 @@ class ExperimentConfig(Strict):
     training: Training = Field(default_factory=Training)
     data: Data = Field(default_factory=Data)
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
-    # experiment trackers fed from the training log (harness.tracking); not part of the cell id
+    # experiment trackers fed from the training log (harness.training.tracking); not part of the cell id
     tracking: tuple[Literal["tensorboard", "mlflow", "wandb"], ...] = ()
     output_dir: Path = Path("runs")
     cache_dir: Path | None = None  # feature cache; default: the user cache dir

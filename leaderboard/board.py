@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from harness.atomic import write_text
+from harness.common.files import write_text
 from harness.errors import UserError
-from harness.report_analysis import analyse
-from harness.report_load import METRIC_COLUMNS, RunData, find_run_dirs, from_frames, load_runs, summary_row
-from harness.report_md import LEGEND, headline_md, md_escape, rows_md, stats_md
-from harness.report_table import aggregate, headline
+from harness.report.analysis import analyse
+from harness.report.load import METRIC_COLUMNS, RunData, find_run_dirs, from_frames, load_runs, summary_row
+from harness.report.markdown import LEGEND, headline_md, md_escape, rows_md, stats_md
+from harness.report.table import aggregate, headline
 from leaderboard.schema import MAX_FILE_BYTES, Manifest, Submission, Submitter, slug
 
 README_INTRO = """# taxobench leaderboard
@@ -146,7 +146,7 @@ def build_leaderboard(root: Path, include_published: bool = True) -> Path:
     parts: list[RunData] = [submissions_data(subs)] if subs else []
     published = root / "published"
     if include_published and any(published.glob("*_f1_scores.csv")):
-        from harness.published import import_published
+        from harness.report.published import import_published
 
         with tempfile.TemporaryDirectory() as tmp:
             import_published(published, Path(tmp))

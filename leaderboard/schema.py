@@ -102,7 +102,7 @@ class RunRecord(_Strict):
     shuffle: Ident
     seed: int = Field(ge=INT64_MIN, le=INT64_MAX)
     # "published" is reserved for the shipped reference data (leaderboard/published/, imported by
-    # harness.published.import_published); the field is accepted only to say so clearly.
+    # harness.report.published.import_published); the field is accepted only to say so clearly.
     source: str = "taxobench"
     reference: ShortText | None = None
     metrics: list[MetricRow] = Field(min_length=1, max_length=MAX_METRICS_PER_RUN)

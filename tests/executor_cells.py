@@ -1,6 +1,6 @@
 """Module-level cell runners for executor tests; worker processes import them by name.
 
-``stub_run_cell`` is the real ``harness.runner.run_cell`` (run directory, lock, FAILED, DONE) with the
+``stub_run_cell`` is the real ``harness.runs.cell.run_cell`` (run directory, lock, FAILED, DONE) with the
 training pipeline replaced by a stub, so executors are tested end to end without models.
 A cell named ``boom`` raises; one named ``die`` kills its worker process; ``task_options.sleep`` delays.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
-import harness.runner as runner
-from harness.atomic import write_json
+import harness.runs.cell as runner
+from harness.common.files import write_json
 from harness.config import ExperimentConfig
 
 LOG = "executions.jsonl"

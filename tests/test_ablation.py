@@ -7,13 +7,13 @@ import functools
 import pandas as pd
 import pytest
 
-from harness.ablation import leaves_of, removed_mappings
 from harness.config import Ablation
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.presets.ablation import SWAP_10
-from harness.protocol import build_question_set
-from harness.splits import round_half_up
+from harness.plugin.contracts import TaskData
+from harness.protocol.ablation import leaves_of, removed_mappings
+from harness.protocol.presets import SWAP_10
+from harness.protocol.questions import build_question_set
+from harness.protocol.splits import round_half_up
 from plugins.shuffles.across_category import AcrossCategory
 from plugins.shuffles.original import Original
 from plugins.shuffles.within_category import WithinCategory

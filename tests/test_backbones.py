@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from harness.contracts import Backbone
 from harness.errors import UserError
-from harness.registry import default_registry
+from harness.plugin.contracts import Backbone
+from harness.plugin.registry import default_registry
 from tests.tiny_models import save_tiny_model
 
 

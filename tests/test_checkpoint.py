@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness import checkpoint
 from harness.config import Training
-from harness.runs import RunDir
-from harness.train import train_projector
+from harness.runs.store import RunDir
+from harness.training import checkpoint
+from harness.training.loop import train_projector
 from tests.tiny_models import tiny_training_setup
 
 

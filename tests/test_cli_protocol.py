@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.protocol import QuestionSet
+from harness.protocol.questions import QuestionSet
 from tasks.things.fake import make_fake_things_tree
 from tests.conftest import run_cli
 

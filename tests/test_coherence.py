@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.coherence import image_groups, visual_coherence
+from harness.training.coherence import image_groups, visual_coherence
 
 RELATIONS = {
     "crow": ("bird", "animal"),

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from harness.contracts import Encoder
 from harness.errors import UserError
-from harness.registry import discover
+from harness.plugin.contracts import Encoder
+from harness.plugin.registry import discover
 
 TINY = dict(hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
 IMAGENET = dict(image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UserError
-from harness.registry import default_registry
-from harness.runs import RunDir
+from harness.plugin.registry import default_registry
+from harness.runs.store import RunDir
 from plugins.executors._common import absolute
 from plugins.executors.pool import PoolExecutor
 from tests.executor_cells import executions, make_cell, race, stub_run_cell
@@ -103,7 +103,7 @@ def test_missing_extras_are_user_errors(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_lock_lets_only_one_process_run_a_cell(tmp_path: Path) -> None:
-    """Two processes start the same cell at once through harness.runner.run_cell: one runs it."""
+    """Two processes start the same cell at once through harness.runs.cell.run_cell: one runs it."""
     cell = make_cell(tmp_path, 1, sleep=3.0)
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from harness.errors import UserError
-from harness.features import FeatureStore, default_cache_dir, encode_images, pool_tokens
+from harness.training.features import FeatureStore, default_cache_dir, encode_images, pool_tokens
 
 
 class CountingEncoder:

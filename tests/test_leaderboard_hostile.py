@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from harness.errors import UserError
-from harness.report_analysis import coherence_table
-from harness.report_html import render_html
-from harness.report_load import from_frames, load_runs, summary_row
-from harness.report_md import headline_md, rows_md, stats_md
-from harness.report_table import aggregate, headline
-from harness.runs import RunDir
+from harness.report.analysis import coherence_table
+from harness.report.html import render_html
+from harness.report.load import from_frames, load_runs, summary_row
+from harness.report.markdown import headline_md, rows_md, stats_md
+from harness.report.table import aggregate, headline
+from harness.runs.store import RunDir
 from leaderboard.board import (
     _merge,
     build_leaderboard,

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.blocks import piece_attention
-from harness.model import ImageGroup, Item, Projector, VisionLM, build_projector, pack, plan_batches
+from harness.training.model import ImageGroup, Item, Projector, VisionLM, build_projector, pack, plan_batches
+from harness.training.piece_attention import piece_attention
 from plugins.backbones.block_attention import using_blocks
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.tiny_models import save_tiny_model

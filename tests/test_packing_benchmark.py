@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from harness.config import Training
-from harness.features import pool_tokens
-from harness.model import VisionLM, build_projector
-from harness.train import Stepper
+from harness.training.features import pool_tokens
+from harness.training.loop import Stepper
+from harness.training.model import VisionLM, build_projector
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.test_packing import _groups
 from tests.tiny_models import save_tiny_model

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.ablation import leaves_of, random_removed_leaves, removed_mappings
 from harness.config import Ablation, ExperimentConfig
-from harness.contracts import TaskData
-from harness.presets.ablation import table4
-from harness.protocol import build_question_set
-from harness.splits import floor_sizes, split_leaf
+from harness.plugin.contracts import TaskData
+from harness.protocol.ablation import leaves_of, random_removed_leaves, removed_mappings
+from harness.protocol.presets import table4
+from harness.protocol.questions import build_question_set
+from harness.protocol.splits import floor_sizes, split_leaf
 from plugins.shuffles.original import Original
 from tasks.things.task import ThingsTask
 

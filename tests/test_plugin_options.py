@@ -1,4 +1,4 @@
-"""Every first-party plugin declares its options as one :class:`harness.options.PluginOptions` model.
+"""Every first-party plugin declares its options as one :class:`harness.plugin.options.PluginOptions` model.
 
 For each registration taxobench itself makes: the factory declares a model (``declared``), an unknown option
 is one UserError naming it and listing the accepted ones (from the model and from the factory itself,
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from harness.errors import UserError
-from harness.options import PluginOptions, declared
-from harness.registry import Registration, default_registry
+from harness.plugin.options import PluginOptions, declared
+from harness.plugin.registry import Registration, default_registry
 
 FIRST_PARTY = {
     "tasks": {"things", "emoji", "synthetic", "spatial"},

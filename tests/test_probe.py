@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.contracts import TaskData
-from harness.evaluate import category_f1
-from harness.probe import cloze_metrics, cloze_scores, probe_questions, probe_yes_no
+from harness.plugin.contracts import TaskData
+from harness.training.evaluation import category_f1
+from harness.training.probe import cloze_metrics, cloze_scores, probe_questions, probe_yes_no
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.tiny_models import StubBackbone, save_tiny_model
 

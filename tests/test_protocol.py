@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.protocol import COLUMNS, QuestionSet, build_question_set
-from harness.splits import round_half_up, source_of, split_leaf, split_sizes
-from harness.text import article, render
+from harness.plugin.contracts import TaskData
+from harness.protocol.questions import COLUMNS, QuestionSet, build_question_set
+from harness.protocol.splits import round_half_up, source_of, split_leaf, split_sizes
+from harness.protocol.text import article, render
 
 try:
     from test_protocol_fixtures import make_cfg, make_data, taxonomies, things_data
@@ -253,7 +253,7 @@ _SUBPROCESS = """
 import random, sys, hashlib, tempfile, pathlib
 sys.path.insert(0, {tests!r})
 from test_protocol_fixtures import make_cfg, make_data
-from harness.protocol import build_question_set
+from harness.protocol.questions import build_question_set
 from plugins.shuffles.across_category import AcrossCategory
 data = make_data(random.Random(11), 10, 4, 7, variants=True)
 cfg = make_cfg(3, ablation={{"kind": "systematic", "level": 2}}, shuffle="across_category")

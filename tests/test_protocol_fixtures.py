@@ -11,7 +11,7 @@ import pytest
 from hypothesis import strategies as st
 
 from harness.config import ExperimentConfig
-from harness.contracts import TaskData
+from harness.plugin.contracts import TaskData
 
 # the THINGS task's shipped copy of the paper's taxonomy, else the shared reference it was copied from
 _CANDIDATES = (

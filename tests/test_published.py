@@ -13,8 +13,8 @@ import pytest
 from scipy import stats as sps
 
 from harness.errors import UserError
-from harness.published import file_role, hypernym_depths, import_published, parse_run_name
-from harness.report import report
+from harness.report.build import report
+from harness.report.published import file_role, hypernym_depths, import_published, parse_run_name
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "leaderboard" / "published"
 SUBSET_FILES = [
@@ -269,8 +269,8 @@ def qwen_runs(tmp_path_factory) -> Path:
 
 def test_the_papers_mixed_models_on_its_published_runs(qwen_runs: Path) -> None:
     """§9: encoder effect t = 0.91 (not significant); coherence t = 3.34 (significant), probe t = 0.05."""
-    from harness.report_analysis import coherence_analysis, encoder_analysis
-    from harness.report_load import load_runs
+    from harness.report.analysis import coherence_analysis, encoder_analysis
+    from harness.report.load import load_runs
 
     data = load_runs([qwen_runs])
     enc = encoder_analysis(data)

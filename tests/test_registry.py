@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from harness.errors import UnknownPluginError
-from harness.registry import discover
+from harness.plugin.registry import discover
 from tests.conftest import run_cli
 
 

@@ -16,8 +16,8 @@ from PIL import Image
 
 from harness.config import load_grid
 from harness.errors import UserError
-from harness.features import read_image
-from harness.runs import RunDir
+from harness.runs.store import RunDir
+from harness.training.features import read_image
 from tests.conftest import dedent, install_fake_dist, run_cli
 
 ENV = {"OMP_NUM_THREADS": "1"}
@@ -155,7 +155,7 @@ def test_an_unwritable_output_folder_is_reported_before_any_work(tmp_path: Path,
 
 
 def test_too_little_free_space_is_reported_with_the_path(tmp_path: Path, monkeypatch) -> None:
-    import harness.grid as grid
+    import harness.runs.grid as grid
     from harness.config import ExperimentConfig
 
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 5 * 2**20))
@@ -177,7 +177,7 @@ def test_a_duplicate_plugin_name_names_both_packages(tmp_path: Path) -> None:
     module = tmp_path / "taxobench_rival_encoder.py"
     module.write_text(
         dedent("""
-        from harness.hookspecs import hookimpl
+        from harness.plugin.hookspecs import hookimpl
 
         @hookimpl
         def register_encoders(register):
@@ -192,7 +192,7 @@ def test_a_duplicate_plugin_name_names_both_packages(tmp_path: Path) -> None:
         {"kind": "encoders", "name": "efficientnet-lite0", "packages": ["taxobench", "rival-encoders"]}
     ]
     code = (
-        "from harness.registry import default_registry as r; "
+        "from harness.plugin.registry import default_registry as r; "
         "print(r().get('encoders', 'efficientnet-lite0').package)"
     )
 

@@ -17,11 +17,11 @@ from PIL import Image
 from scipy import stats as sps
 
 from harness.errors import UserError
-from harness.report import config_hash, report
-from harness.report_load import load_runs
-from harness.report_md import md_escape
-from harness.report_plots import DPI, HEADLINE_WIDTH_IN
-from harness.report_table import aggregate, headline, headline_reading
+from harness.report.build import config_hash, report
+from harness.report.load import load_runs
+from harness.report.markdown import md_escape
+from harness.report.plots import DPI, HEADLINE_WIDTH_IN
+from harness.report.table import aggregate, headline, headline_reading
 from tests.test_report_fixtures import HYPERNYMS, make_run, synthetic_grid
 
 

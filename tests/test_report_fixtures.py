@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.runs import RunDir
+from harness.runs.store import RunDir
 
 LEAVES = [f"leaf{i}" for i in range(6)]
 HYPERNYMS = {"animal": 1, "bird": 2, "tool": 1, "vehicle": 1}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness.report import report
+from harness.report.build import report
 from tests.test_report_fixtures import synthetic_grid
 
 CHROMIUM = next(

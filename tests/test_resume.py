@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import tomli_w
 
-from harness import checkpoint
 from harness.errors import UserError
-from harness.runs import DONE
+from harness.runs.store import DONE
+from harness.training import checkpoint
 from tests.conftest import run_cli
 
 SMOKE = Path(__file__).resolve().parents[1] / "configs" / "smoke.toml"
@@ -114,7 +114,7 @@ def test_grid_resumes_after_sigkill(tmp_path: Path):
 
 def test_smoke_backbone_is_a_tiny_random_lm():
     from harness.config import load_grid
-    from harness.registry import default_registry
+    from harness.plugin.registry import default_registry
 
     cfg = load_grid(SMOKE).cells()[0]
     options = cfg.backbone_options

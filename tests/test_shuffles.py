@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.contracts import Shuffle, TaskData
+from harness.common.seeding import derive_rng
 from harness.errors import UserError
-from harness.protocol import build_question_set
-from harness.registry import default_registry
-from harness.seeding import derive_rng
+from harness.plugin.contracts import Shuffle, TaskData
+from harness.plugin.registry import default_registry
+from harness.protocol.questions import build_question_set
 from plugins.shuffles.across_category import AcrossCategory
 from plugins.shuffles.hypernym_swap import PAPER_PAIRS, HypernymSwap
 from plugins.shuffles.original import Original
@@ -136,7 +136,7 @@ _SUBPROCESS = """
 import json, sys
 sys.path.insert(0, {tests!r})
 from test_protocol_fixtures import things_data
-from harness.seeding import derive_rng
+from harness.common.seeding import derive_rng
 from plugins.shuffles.across_category import AcrossCategory
 from plugins.shuffles.hypernym_swap import HypernymSwap
 from plugins.shuffles.original import Original

@@ -1,4 +1,4 @@
-"""harness.stats on synthetic data with known effects: effects are found, absent effects are not claimed."""
+"""harness.report.stats on synthetic data with known effects: effects are found, absent ones not claimed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import stats
+from harness.report import stats
 
 
 def test_mean_ci_arithmetic():

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.contracts import Task
 from harness.errors import UserError
-from harness.registry import discover
+from harness.plugin.contracts import Task
+from harness.plugin.registry import discover
 from tasks.emoji import factory, taxonomy, wordnet
 from tasks.emoji.augment import split_ref
 from tasks.emoji.curate import problems

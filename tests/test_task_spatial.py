@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from harness.config import Ablation, ExperimentConfig
-from harness.contracts import Task
 from harness.errors import UserError
-from harness.protocol import build_question_set
-from harness.registry import default_registry
+from harness.plugin.contracts import Task
+from harness.plugin.registry import default_registry
+from harness.protocol.questions import build_question_set
 from tasks.emoji.fake import make_fake_emoji_assets
 from tasks.spatial.scenes import CANVAS, JITTER
 from tasks.spatial.task import SpatialTask, factory

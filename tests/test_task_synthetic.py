@@ -5,9 +5,9 @@ from importlib.metadata import EntryPoint
 import numpy as np
 import pytest
 
-from harness.contracts import Task
 from harness.errors import UserError
-from harness.registry import discover
+from harness.plugin.contracts import Task
+from harness.plugin.registry import discover
 from tasks.synthetic import SyntheticTask, factory
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness.contracts import Task
 from harness.errors import UserError
-from harness.registry import discover
+from harness.plugin.contracts import Task
+from harness.plugin.registry import discover
 from tasks.taxonomy import derive_depths, leaf_sets, read_pairs
 from tasks.things import ThingsTask, factory
 from tasks.things.fake import make_fake_things_tree

@@ -1,4 +1,4 @@
-"""Experiment trackers (harness.tracking): TensorBoard events, an MLflow file store, an offline W&B run."""
+"""Experiment trackers (harness.training.tracking): TensorBoard, an MLflow file store, an offline W&B run."""
 
 from __future__ import annotations
 

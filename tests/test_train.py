@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.config import Training
-from harness.train import cosine_with_warmup, epoch_plans, train_projector
+from harness.training.loop import cosine_with_warmup, epoch_plans, train_projector
 from tests.tiny_models import tiny_training_setup
 
 

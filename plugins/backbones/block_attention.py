@@ -2,7 +2,8 @@
 
 Registered with transformers' ``AttentionInterface`` (and its mask interface).  Outside :func:`using_blocks`
 it is exactly transformers' ``sdpa``.  Inside, every attention layer computes
-:func:`harness.blocks.piece_attention` over the flattened real tokens of a packed batch, and no mask is
+:func:`harness.training.piece_attention.piece_attention` over the flattened real tokens of a packed batch,
+and no mask is
 built.  Models whose attention does not go through the interface never call it: :func:`using_blocks`
 notices and raises rather than returning wrong states.
 """
@@ -20,7 +21,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from harness.blocks import PieceBlocks, piece_attention
+from harness.training.piece_attention import PieceBlocks, piece_attention
 
 NAME = "taxobench-sdpa"
 

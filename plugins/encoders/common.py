@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from harness.errors import UserError
-from harness.options import PluginOptions
+from harness.plugin.options import PluginOptions
 
 if TYPE_CHECKING:
     import torch

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
-from harness.options import declare
+from harness.plugin.options import declare
 from plugins.encoders import common
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
-from harness.options import declare
+from harness.plugin.options import declare
 from plugins.encoders import common
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """First-party executors."""
 
-from harness.hookspecs import hookimpl
+from harness.plugin.hookspecs import hookimpl
 
 
 @hookimpl

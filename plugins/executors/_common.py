@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.contracts import CellOutcome
+from harness.plugin.contracts import CellOutcome
 
 OnOutcome = Callable[[CellOutcome], None] | None
 
@@ -33,7 +33,7 @@ def require_picklable(run_cell: Callable[[Any], Path], executor: str) -> None:
     except Exception as exc:
         raise TypeError(
             f"the {executor} executor runs cells in other processes, so run_cell must be picklable "
-            f"(a module-level function such as harness.runner.run_cell), got {run_cell!r}: {exc}"
+            f"(a module-level function such as harness.runs.cell.run_cell), got {run_cell!r}: {exc}"
         ) from None
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.contracts import CellOutcome
 from harness.errors import UserError
-from harness.options import PluginOptions
+from harness.plugin.contracts import CellOutcome
+from harness.plugin.options import PluginOptions
 from plugins.executors._common import failure, success
 
 

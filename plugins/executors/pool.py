@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.contracts import CellOutcome
-from harness.options import PluginOptions
+from harness.plugin.contracts import CellOutcome
+from harness.plugin.options import PluginOptions
 from plugins.executors._common import (
     OnOutcome,
     absolute,

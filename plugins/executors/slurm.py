@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from harness.contracts import CellOutcome
 from harness.errors import UserError
-from harness.options import PluginOptions
+from harness.plugin.contracts import CellOutcome
+from harness.plugin.options import PluginOptions
 from plugins.executors._common import (
     OnOutcome,
     absolute,

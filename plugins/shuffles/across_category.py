@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.options import PluginOptions
+from harness.plugin.contracts import TaskData
+from harness.plugin.options import PluginOptions
 
 
 class AcrossCategoryOptions(PluginOptions):

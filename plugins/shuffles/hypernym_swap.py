@@ -16,10 +16,10 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from harness.ablation import leaves_of, resolve_hypernyms
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.options import PluginOptions
+from harness.plugin.contracts import TaskData
+from harness.plugin.options import PluginOptions
+from harness.protocol.ablation import leaves_of, resolve_hypernyms
 
 PAPER_PAIRS: tuple[tuple[str, str], ...] = (
     ("dessert", "furniture"),

@@ -20,10 +20,10 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.options import PluginOptions
-from harness.profiles import Profile
+from harness.plugin.contracts import TaskData
+from harness.plugin.options import PluginOptions
+from harness.protocol.profiles import Profile
 
 Key = tuple[str, ...]
 

@@ -1,6 +1,6 @@
 """Offline emoji hypernymy task plugin (entry point ``emoji = "tasks.emoji"``)."""
 
-from harness.hookspecs import hookimpl
+from harness.plugin.hookspecs import hookimpl
 from tasks.emoji.task import EmojiTask, factory
 
 __all__ = ["EmojiTask", "factory", "register_tasks"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
 
-from harness.seeding import derive_rng
+from harness.common.seeding import derive_rng
 
 VERSION = 1  # part of the task fingerprint: bump when the augmentation changes
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.options import PluginOptions, declare
+from harness.plugin.contracts import TaskData
+from harness.plugin.options import PluginOptions, declare
 from tasks.emoji import assets, taxonomy
 from tasks.emoji import augment as aug
 from tasks.emoji.sources import SOURCES

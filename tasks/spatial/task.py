@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import AfterValidator, Field
 
-from harness.contracts import TaskData
 from harness.errors import UserError
-from harness.options import PluginOptions, declare
+from harness.plugin.contracts import TaskData
+from harness.plugin.options import PluginOptions, declare
 from tasks.emoji.task import ArtistSets, EmojiTask
 from tasks.taxonomy import digest
 

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from PIL import Image, ImageDraw
 from pydantic import Field
 
-from harness.contracts import TaskData
-from harness.options import PluginOptions, declare
-from harness.seeding import derive_rng
+from harness.common.seeding import derive_rng
+from harness.plugin.contracts import TaskData
+from harness.plugin.options import PluginOptions, declare
 from tasks.taxonomy import cache_base, check_no_hash, derive_depths, digest, open_rgb, surface
 
 VERSION = 1  # bump when the drawing changes, so cached images are regenerated

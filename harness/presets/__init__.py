@@ -1,1 +1,0 @@
-"""Shipped named presets (systematic-ablation hypernym lists)."""

@@ -1,0 +1,243 @@
+"""Read finished run directories (those with DONE) into tidy tables for the report.
+
+Every record is checked as it is read: outputs unchanged since DONE (its checksums), readable files, the
+expected columns, scores finite and within range.  A record that fails is skipped with a warning naming
+the file (``taxobench report --strict``: an error), never read half-way or published out of range.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import UserError
+from harness.runs.store import DONE, RunDir
+
+MODEL_KEYS = ["source", "task", "encoder", "backbone", "init"]
+COND_KEYS = ["ablation_kind", "ablation_level", "shuffle"]
+SUMMARY_KEYS = ["run_id", *MODEL_KEYS, *COND_KEYS, "seed", "reference"]
+METRIC_COLUMNS = ["subset", "category", "depth", "f1", "majority_f1"]
+SUBSETS = ("leaf", "seen", "unseen")
+
+
+@dataclass
+class RunData:
+    """Everything the report reads: one row per (run, subset, category) in ``metrics``."""
+
+    runs: pd.DataFrame  # one row per run: SUMMARY_KEYS + run_key (the directory)
+    metrics: pd.DataFrame  # runs joined with metrics.parquet
+    coherence: pd.DataFrame  # run_key, category, avg_cosine
+    probes: pd.DataFrame  # backbone, init, variant, category, f1
+    probe_dirs: list[Path] = field(default_factory=list)  # the probe directories that held up
+
+
+class BadRun(Exception):
+    """A finished run directory whose record does not hold up (damaged, unreadable, out of range)."""
+
+
+def find_run_dirs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Finished run directories and probe directories under ``paths`` (each a run dir or a parent); a
+    directory whose summary.json cannot be read counts as a run (its loading then reports it)."""
+    runs: list[Path] = []
+    probes: list[Path] = []
+    for root in map(Path, paths):
+        if not root.exists():
+            raise UserError(f"run directory not found: {root}")
+        candidates = [root] if (root / DONE).is_file() else sorted(p.parent for p in root.rglob(DONE))
+        for d in candidates:
+            try:
+                kind = json.loads((d / "summary.json").read_text()).get("kind")
+            except (OSError, ValueError, AttributeError):
+                kind = None
+            (probes if kind == "probe" else runs).append(d)
+    return sorted(set(runs)), sorted(set(probes))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BadRun(f"{path}: unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadRun(f"{path}: not a JSON object")
+    return data
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except Exception as exc:  # pyarrow raises many kinds for truncated or foreign files
+        raise BadRun(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def summary_row(summary: dict, run_key: str) -> dict:
+    row = {k: summary.get(k) for k in SUMMARY_KEYS}
+    row["source"] = row["source"] or "taxobench"
+    row["task"] = row["task"] or "unknown"
+    row["init"] = row["init"] or "pretrained"
+    row["run_key"] = run_key
+    missing = [k for k in ("encoder", "backbone", "ablation_kind", "shuffle", "seed") if row.get(k) is None]
+    if missing:
+        raise BadRun(f"{run_key}: summary.json lacks {', '.join(missing)}")
+    level = row["ablation_level"]
+    if isinstance(level, bool) or not isinstance(level, int | float) or not math.isfinite(level):
+        raise BadRun(f"{run_key}: summary.json ablation_level {level!r} is not a finite number")
+    if isinstance(row["seed"], bool) or not isinstance(row["seed"], int):
+        raise BadRun(f"{run_key}: summary.json seed {row['seed']!r} is not an integer")
+    row["ablation_level"] = float(level)
+    return row
+
+
+OPTIONAL_SCORES = {"majority_f1"}  # may be missing (NaN); every other score must be present
+
+
+def checked_scores(frame: pd.DataFrame, path: Path, columns: dict[str, tuple[float, float]]) -> None:
+    """Every value of ``columns`` (name -> (low, high)) a finite number within range (BadRun naming the
+    file otherwise); the columns of ``OPTIONAL_SCORES`` may also be missing."""
+    for col, (low, high) in columns.items():
+        values = pd.to_numeric(frame[col], errors="coerce")
+        missing = values.isna()
+        bad = (missing & frame[col].notna()) | (values.notna() & ~values.between(low, high))
+        if col not in OPTIONAL_SCORES:
+            bad |= missing
+        if bad.any():
+            shown = frame.loc[bad, col].head(3).tolist()
+            raise BadRun(f"{path}: {col} must be a number in [{low:g}, {high:g}]; found {shown}")
+
+
+def load_run(d: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
+    """One finished run: (summary row, metrics, coherence or None); BadRun when it does not hold up."""
+    problems = RunDir(d).damage()
+    if problems:
+        raise BadRun(f"{d}: damaged since it finished: {'; '.join(problems)}")
+    key = str(d)
+    row = summary_row(_read_json(d / "summary.json"), key)
+    mpath = d / "metrics.parquet"
+    if not mpath.is_file():
+        raise BadRun(f"{d}: finished run without metrics.parquet")
+    m = _read_parquet(mpath)
+    missing = [c for c in ("subset", "category", "f1") if c not in m.columns]
+    if missing:
+        raise BadRun(f"{mpath}: missing columns {missing}")
+    if m.empty:
+        raise BadRun(f"{mpath}: no rows")
+    m = m.reindex(columns=METRIC_COLUMNS)
+    bad = sorted(set(m["subset"].astype(str)) - set(SUBSETS))
+    if bad:
+        raise BadRun(f"{mpath}: unknown subset(s) {bad} (expected leaf, seen, unseen)")
+    checked_scores(m, mpath, {"f1": (0.0, 1.0), "majority_f1": (0.0, 1.0)})
+    m["run_key"] = key
+    coherence = None
+    cpath = d / "coherence.parquet"
+    if cpath.is_file():
+        coherence = _read_parquet(cpath)
+        if not {"category", "avg_cosine"} <= set(coherence.columns):
+            raise BadRun(f"{cpath}: missing columns (category, avg_cosine)")
+        coherence = coherence[["category", "avg_cosine"]].assign(run_key=key)
+        checked_scores(coherence, cpath, {"avg_cosine": (-1.0, 1.0)})
+    return row, m, coherence
+
+
+def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], None] | None = None) -> RunData:
+    """Load every finished run under ``paths``.  A run that does not hold up (damaged since it finished,
+    unreadable, scores out of range) is skipped with a warning naming the file, or with ``strict`` is a
+    UserError listing every such run.  UserError when no run is left."""
+    run_dirs, probe_dirs = find_run_dirs(paths)
+    if not run_dirs:
+        raise UserError("no finished run directories (with DONE) under: " + ", ".join(map(str, paths)))
+    summaries, metric_frames, coh_frames, bad = [], [], [], []
+    for d in run_dirs:
+        try:
+            row, m, coherence = load_run(d)
+        except BadRun as exc:
+            bad.append(str(exc))
+            continue
+        summaries.append(row)
+        metric_frames.append(m)
+        if coherence is not None:
+            coh_frames.append(coherence)
+    probes, good_probes = _load_probes(probe_dirs, bad)
+    if bad and strict:
+        raise UserError(f"{len(bad)} run record(s) do not hold up (--strict):\n  " + "\n  ".join(bad))
+    for message in bad:
+        (warn or _warn)(f"skipped: {message}")
+    if not summaries:
+        raise UserError("no usable finished run under: " + ", ".join(map(str, paths)))
+    data = from_frames(
+        pd.DataFrame(summaries), pd.concat(metric_frames, ignore_index=True), coh_frames, probes
+    )
+    data.probe_dirs = good_probes
+    return data
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def from_frames(
+    runs: pd.DataFrame, metrics: pd.DataFrame, coh_frames: list[pd.DataFrame], probes: pd.DataFrame
+) -> RunData:
+    """Join per-run metrics with their run summaries (shared with leaderboard submissions)."""
+    # Numeric columns are made numeric here, whatever frames they came from: an empty frame built from
+    # column names is object dtype, and concatenating it with real values keeps object dtype (a probe
+    # F1 then entered the coherence model as a categorical).
+    metrics = metrics.copy()
+    metrics["f1"] = pd.to_numeric(metrics["f1"], errors="coerce").astype(float)
+    metrics["majority_f1"] = pd.to_numeric(metrics["majority_f1"], errors="coerce").astype(float)
+    metrics["depth"] = pd.to_numeric(metrics["depth"], errors="coerce")
+    runs = runs.copy()
+    for col in ("ablation_level", "seed"):
+        if col in runs.columns:
+            runs[col] = pd.to_numeric(runs[col])
+    bad = set(metrics["subset"].dropna().unique()) - set(SUBSETS)
+    if bad:
+        raise UserError(f"unknown subset(s) in metrics: {sorted(bad)} (expected leaf, seen, unseen)")
+    merged = metrics.merge(runs, on="run_key", how="left", validate="many_to_one")
+    coherence = (
+        pd.concat(coh_frames, ignore_index=True)
+        if coh_frames
+        else pd.DataFrame(columns=["category", "avg_cosine", "run_key"])
+    )
+    coherence["avg_cosine"] = pd.to_numeric(coherence["avg_cosine"], errors="coerce").astype(float)
+    probes = probes.copy()
+    probes["f1"] = pd.to_numeric(probes["f1"], errors="coerce").astype(float)
+    return RunData(runs=runs, metrics=merged, coherence=coherence, probes=probes)
+
+
+def _load_probes(dirs: list[Path], bad: list[str]) -> tuple[pd.DataFrame, list[Path]]:
+    """The probe directories' per-category F1 and the directories that held up; one that does not is
+    added to ``bad``."""
+    frames, good = [], []
+    for d in dirs:
+        path = d / "probe.parquet"
+        try:
+            problems = RunDir(d).damage()
+            if problems:
+                raise BadRun(f"{d}: damaged since it finished: {'; '.join(problems)}")
+            summary = _read_json(d / "summary.json")
+            if not path.is_file():
+                continue
+            p = _read_parquet(path)
+            if not {"category", "f1"} <= set(p.columns):
+                raise BadRun(f"{path}: missing columns (category, f1)")
+            checked_scores(p, path, {"f1": (0.0, 1.0)})
+        except BadRun as exc:
+            bad.append(str(exc))
+            continue
+        good.append(d)
+        p = p.assign(backbone=summary.get("backbone"), init=summary.get("init", "pretrained"))
+        if "variant" not in p.columns:
+            p["variant"] = "yes_no"
+        frames.append(p[["backbone", "init", "variant", "category", "f1"]])
+    if not frames:
+        empty = pd.DataFrame(columns=["backbone", "init", "variant", "category", "f1"]).astype({"f1": float})
+        return empty, good
+    probes = pd.concat(frames, ignore_index=True)
+    probes["f1"] = pd.to_numeric(probes["f1"], errors="coerce").astype(float)
+    return probes, good

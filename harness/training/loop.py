@@ -1,0 +1,282 @@
+"""Projector training through the frozen LM (PROTOCOL.md §1, §5, §9; shared-prefix packing).
+
+Loss: NLL of the correct answer token (the prompt's ``yes_id``/``no_id``) under the full-vocabulary log-
+softmax at each question's answer position, and with ``rules.answer_eos`` also of the end-of-sequence token
+after the fed answer token, averaged over the batch's label tokens (:meth:`VisionLM.loss`). AdamW (weight
+decay on weight matrices only, not biases, as Prismatic does), learning rate with linear warmup over
+``int(warmup_ratio * steps)`` steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup``
+formula), gradient clipping at ``max_grad_norm``. A batch holds whole images (their questions are packed
+behind one image prefix) and about ``batch_size`` questions: see
+:func:`harness.training.model.plan_batches`. Epoch
+``e`` visits the images in the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after
+that fraction of its batches. ``training.dtype`` bfloat16/float16 runs the frozen backbone in that dtype
+(:mod:`harness.training.precision`: CUDA, and bfloat16 on CPUs with native support; else float32 with a
+warning). With
+a checkpoint folder, the state is saved after every epoch and training resumes from it
+(:mod:`harness.training.checkpoint`); resumed training on CPU is bit-identical to uninterrupted training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from harness.common.seeding import derive_rng
+from harness.config import Training
+from harness.plugin.contracts import Backbone
+from harness.training import checkpoint
+from harness.training.evaluation import category_f1, score, summary
+from harness.training.model import Batch, Projector, VisionLM, build_projector, plan_batches
+from harness.training.precision import prepare_backbone
+from harness.training.prompt import Prompt
+
+Log = Callable[[dict[str, Any]], None]
+LOG_EVERY = 10  # optimiser steps per "train" log record
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def epoch_plans(sizes: list[int], training: Training, seed: int) -> list[tuple[int, list[list[int]]]]:
+    """(epoch, batches of group indices) for every epoch that runs, the last one possibly truncated."""
+    plans = []
+    for epoch in range(math.ceil(training.epochs)):
+        order = list(range(len(sizes)))
+        derive_rng(seed, "order", epoch).shuffle(order)
+        batches = plan_batches(sizes, order, training.batch_size)
+        left = training.epochs - epoch
+        if left < 1:
+            batches = batches[: max(1, round(left * len(batches)))]
+        plans.append((epoch, batches))
+    return plans
+
+
+def cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    return factor
+
+
+def make_optimizer(projector: Projector, training: Training) -> torch.optim.AdamW:
+    decay = [p for p in projector.parameters() if p.ndim >= 2]
+    no_decay = [p for p in projector.parameters() if p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": training.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=training.lr)
+
+
+class Stepper:
+    """One optimiser step on a batch: forward, loss, backward, clip, AdamW, schedule."""
+
+    def __init__(
+        self,
+        vlm: VisionLM,
+        features: torch.Tensor,
+        training: Training,
+        total_steps: int,
+        device: torch.device,
+    ) -> None:
+        self.vlm, self.features, self.training, self.device = vlm, features, training, device
+        self.optimizer = make_optimizer(vlm.projector, training)
+        warmup = int(training.warmup_ratio * total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, cosine_with_warmup(total_steps, warmup)
+        )
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=device.type == "cuda" and training.dtype == "float16"
+        )
+
+    def step(self, batch: Batch) -> tuple[float, float]:
+        """(mean loss, gradient norm before clipping) of one step."""
+        loss = self.vlm.loss(batch, self.features, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        params = self.vlm.projector.parameters()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, self.training.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.item(), float(grad_norm)
+
+
+def validate(
+    backbone: Backbone,
+    projector: Projector,
+    features: torch.Tensor,
+    index: dict[str, int],
+    val: pd.DataFrame,
+    training: Training,
+    prompt: Prompt | None = None,
+) -> dict[str, float]:
+    scored = score(
+        backbone, projector, features, index, val, batch_size=4 * training.batch_size, prompt=prompt
+    )
+    out = {"val_loss": float(scored["nll"].mean())}
+    for row in summary(category_f1(scored)).itertuples():
+        out[f"val_f1_{row.subset}"] = float(row.macro_f1)
+    return out
+
+
+def train_projector(
+    backbone: Backbone,
+    features: torch.Tensor,
+    index: dict[str, int],
+    train: pd.DataFrame,
+    val: pd.DataFrame | None,
+    training: Training,
+    seed: int,
+    log: Log | None = None,
+    progress: bool = True,
+    checkpoint_dir: Path | None = None,
+    prompt: Prompt | None = None,
+) -> Projector:
+    """Train a fresh projector on ``train`` questions; ``features`` ``[I, N, D]`` rows are named by ``index``.
+
+    The backbone is moved to ``training.device`` and kept frozen; the trained projector is returned (on
+    that device, in eval mode).  ``log`` receives "train" records every few steps and "val" records every
+    ``training.val_every`` steps (0: at the end of every epoch).  With ``checkpoint_dir``, a "checkpoint"
+    record follows each epoch's checkpoint; a resumed run first replays the saved log, then a "resume" record.
+    """
+    records: list[dict[str, Any]] = []
+
+    def emit(record: dict[str, Any]) -> None:
+        records.append(record)
+        if log is not None:
+            log(record)
+
+    device = resolve_device(training.device)
+    prepare_backbone(backbone, device, training.dtype)
+    projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
+    projector.to(device).train()
+    vlm = VisionLM(backbone, projector, features.shape[1], prompt)
+    groups = vlm.groups(train, index, with_answers=True)
+    plans = epoch_plans([g.n for g in groups], training, seed)
+    total = sum(len(batches) for _, batches in plans)
+    stepper = Stepper(vlm, features, training, total, device)
+    has_val = val is not None and len(val) > 0
+    parts = {
+        "projector": projector,
+        "optimizer": stepper.optimizer,
+        "scheduler": stepper.scheduler,
+        "scaler": stepper.scaler,
+    }
+    start_epoch, step, key = 0, 0, ""
+    if checkpoint_dir is not None:
+        key = _training_key(backbone, features, train, val, training, seed, total, vlm.prompt)
+        resumed = checkpoint.load(checkpoint_dir, key, parts)
+        if resumed is not None:
+            for record in resumed.log:
+                emit(record)
+            emit({"kind": "resume", "epoch": resumed.epoch, "step": resumed.step})
+            start_epoch, step = resumed.epoch, resumed.step
+
+    def run_validation(step: int, epoch: float) -> None:
+        if has_val:
+            emit(
+                {
+                    "kind": "val",
+                    "step": step,
+                    "epoch": epoch,
+                    **validate(backbone, projector, features, index, val, training, vlm.prompt),
+                }
+            )
+            projector.train()
+
+    columns = [
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    ]
+    window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("train", total=total, completed=step, info="")
+        for epoch, batches in plans[start_epoch:]:
+            for b, batch_ids in enumerate(batches):
+                batch = vlm.batch([groups[g] for g in batch_ids], with_answers=True)
+                loss, grad_norm = stepper.step(batch)
+                step += 1
+                window["loss"] += loss
+                window["n"] += 1
+                window["questions"] += len(batch.targets)
+                window["tokens"] += batch.packed.n_tokens
+                if step % LOG_EVERY == 0 or step == total:
+                    secs = max(time.perf_counter() - window["t"], 1e-9)
+                    record = {
+                        "kind": "train",
+                        "step": step,
+                        "epoch": epoch + (b + 1) / len(batches),
+                        "loss": window["loss"] / window["n"],
+                        "lr": stepper.scheduler.get_last_lr()[0],
+                        "grad_norm": grad_norm,
+                        "questions_per_s": window["questions"] / secs,
+                        "tokens_per_s": window["tokens"] / secs,
+                    }
+                    emit(record)
+                    bar.update(task, info=f"loss {record['loss']:.4f}  {record['questions_per_s']:.1f} q/s")
+                    window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
+                bar.advance(task)
+                if training.val_every and step % training.val_every == 0:
+                    run_validation(step, epoch + (b + 1) / len(batches))
+            if not training.val_every:
+                run_validation(step, min(epoch + 1.0, training.epochs))
+            if checkpoint_dir is not None:
+                record = {"kind": "checkpoint", "epoch": epoch + 1, "step": step}
+                checkpoint.save(checkpoint_dir, key, epoch + 1, step, parts, [*records, record])
+                emit(record)
+    return projector.eval()
+
+
+def _training_key(
+    backbone: Backbone,
+    features: torch.Tensor,
+    train: pd.DataFrame,
+    val: pd.DataFrame | None,
+    training: Training,
+    seed: int,
+    total: int,
+    prompt: Prompt,
+) -> str:
+    """What a checkpoint must match to be resumed: config, seed, backbone, prompt, feature shape and
+    questions."""
+    questions = hashlib.sha256()
+    for frame in (train, val):
+        if frame is not None and len(frame):
+            hashed = pd.util.hash_pandas_object(frame[["image", "question", "answer"]], index=False)
+            questions.update(hashed.to_numpy().tobytes())
+    return checkpoint.training_key(
+        training=training.model_dump(mode="json", exclude={"device"}),
+        seed=seed,
+        backbone=backbone.fingerprint(),
+        prompt=prompt.describe(),
+        features=[list(features.shape), str(features.dtype)],
+        questions=questions.hexdigest(),
+        steps=total,
+    )
