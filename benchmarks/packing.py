@@ -41,7 +41,9 @@ from harness.plugin.registry import default_registry
 from harness.protocol.questions import build_question_set
 from harness.training.features import pool_tokens
 from harness.training.loop import Stepper, epoch_plans, resolve_device
-from harness.training.model import ImageGroup, VisionLM, build_projector, group_questions, runs_pieces
+from harness.training.packing import runs_pieces
+from harness.training.projector import build_projector
+from harness.training.vision_lm import ImageGroup, VisionLM, group_questions
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 

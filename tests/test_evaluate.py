@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.training.evaluation import category_f1, score, summary
-from harness.training.model import build_projector
+from harness.training.projector import build_projector
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.tiny_models import save_tiny_model, toy_questions
 

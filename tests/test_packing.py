@@ -7,8 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.training.model import ImageGroup, Item, Projector, VisionLM, build_projector, pack, plan_batches
+from harness.training.packing import Item, pack
 from harness.training.piece_attention import piece_attention
+from harness.training.projector import Projector, build_projector
+from harness.training.vision_lm import ImageGroup, VisionLM, plan_batches
 from plugins.backbones.block_attention import using_blocks
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.tiny_models import save_tiny_model

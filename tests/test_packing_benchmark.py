@@ -12,7 +12,8 @@ import torch
 from harness.config import Training
 from harness.training.features import pool_tokens
 from harness.training.loop import Stepper
-from harness.training.model import VisionLM, build_projector
+from harness.training.projector import build_projector
+from harness.training.vision_lm import VisionLM
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.test_packing import _groups
 from tests.tiny_models import save_tiny_model

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from harness.plugin.contracts import Backbone
-from harness.training.model import Projector, VisionLM, plan_batches
+from harness.training.projector import Projector
 from harness.training.prompt import Prompt
+from harness.training.vision_lm import VisionLM, plan_batches
 
 
 @torch.no_grad()

@@ -7,7 +7,7 @@ decay on weight matrices only, not biases, as Prismatic does), learning rate wit
 ``int(warmup_ratio * steps)`` steps then cosine decay to 0 (transformers' ``get_cosine_schedule_with_warmup``
 formula), gradient clipping at ``max_grad_norm``. A batch holds whole images (their questions are packed
 behind one image prefix) and about ``batch_size`` questions: see
-:func:`harness.training.model.plan_batches`. Epoch
+:func:`harness.training.vision_lm.plan_batches`. Epoch
 ``e`` visits the images in the order of ``derive_rng(seed, "order", e)``; a fractional last epoch stops after
 that fraction of its batches. ``training.dtype`` bfloat16/float16 runs the frozen backbone in that dtype
 (:mod:`harness.training.precision`: CUDA, and bfloat16 on CPUs with native support; else float32 with a
@@ -41,9 +41,10 @@ from harness.config import Training
 from harness.plugin.contracts import Backbone
 from harness.training import checkpoint
 from harness.training.evaluation import category_f1, score, summary
-from harness.training.model import Batch, Projector, VisionLM, build_projector, plan_batches
 from harness.training.precision import prepare_backbone
+from harness.training.projector import Projector, build_projector
 from harness.training.prompt import Prompt
+from harness.training.vision_lm import Batch, VisionLM, plan_batches
 
 Log = Callable[[dict[str, Any]], None]
 LOG_EVERY = 10  # optimiser steps per "train" log record

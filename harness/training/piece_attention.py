@@ -1,6 +1,6 @@
 """Piece-wise attention for shared-prefix packing, over the packed batch's real tokens only.
 
-A packed batch (:func:`harness.training.model.pack`) is a set of pieces, each a prefix (BOS?, image tokens)
+A packed batch (:func:`harness.training.packing.pack`) is a set of pieces, each a prefix (BOS?, image tokens)
 followed
 by questions that see the prefix and themselves, never each other.  The dense ``[R, 1, T, T]`` row mask
 states this at the cost of running every padding token through the model and scoring every pair of tokens

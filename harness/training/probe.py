@@ -27,7 +27,8 @@ from harness.errors import UserError
 from harness.plugin.contracts import Backbone, TaskData
 from harness.protocol.text import article
 from harness.training.evaluation import category_f1, macro_f1
-from harness.training.model import Item, hidden_states, pack, plan_batches
+from harness.training.packing import Item, hidden_states, pack
+from harness.training.vision_lm import plan_batches
 
 PROBE_TEMPLATE = "Is it true that {leaf_article} {leaf} is a type of {category}?"
 CLOZE_TEMPLATE = "{Article} {leaf} is a kind of"
