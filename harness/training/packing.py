@@ -1,9 +1,9 @@
-"""Shared-prefix packing: one row per image holds its prefix (lead, image tokens, shared text) once, followed by
-all of that image's questions. A block attention mask lets each question see the prefix and itself causally,
-never another question; position ids restart at the prefix length for every question. So each question's
-answer logits equal those of its own unpacked sequence, at a cost of about ``prefix + sum(questions)`` tokens
-instead of ``n_questions * prefix + sum(questions)``. ``shared=False`` builds the unpacked reference (one row
-per question, the model's own causal + padding mask).
+"""Shared-prefix packing: one row per image holds its prefix (lead, image tokens, shared text) once, followed
+by all of that image's questions. A block attention mask lets each question see the prefix and itself
+causally, never another question; position ids restart at the prefix length for every question. So each
+question's answer logits equal those of its own unpacked sequence, at a cost of about ``prefix +
+sum(questions)`` tokens instead of ``n_questions * prefix + sum(questions)``. ``shared=False`` builds the
+unpacked reference (one row per question, the model's own causal + padding mask).
 """
 
 from __future__ import annotations
