@@ -9,7 +9,6 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -71,6 +70,8 @@ def _load_cells(args: argparse.Namespace):
 
 
 def cmd_protocol_build(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from harness.runs.cell import build_cell_questions
 
     cells = _load_cells(args)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.errors import UserError
+from harness.plugin.api import UserError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -120,13 +119,3 @@ def check_no_hash(path: Path, what: str) -> None:
     """Image references use ``#`` to mark augmented variants, so a path must not contain it."""
     if "#" in str(path):
         raise UserError(f"{what} {path} contains '#', which marks augmented variants in image references")
-
-
-def cache_base() -> Path:
-    """``$TAXOBENCH_CACHE`` if set, else the platform's user cache dir ``taxobench``."""
-    env = os.environ.get("TAXOBENCH_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("taxobench"))

@@ -30,6 +30,12 @@ except ImportError:  # tests/ collected as a package
 NAMES = ["original", "across_category", "within_category", "hypernym_swap"]
 
 
+def shuffled(shuffle, data: TaskData, rng) -> tuple[dict[str, str], dict | None]:
+    """(mapping, info) of one shuffle (a shuffle may return the mapping alone)."""
+    result = shuffle.apply(data, rng)
+    return result if isinstance(result, tuple) else (result, None)
+
+
 def _hyps(data: TaskData, leaf: str) -> frozenset[str]:
     return frozenset(data.relations.get(leaf, ()))
 
@@ -45,7 +51,7 @@ def test_registered_through_entry_points() -> None:
 @settings(max_examples=60, deadline=None)
 @given(taxonomies(), st.integers(0, 1000), st.sampled_from([Original, AcrossCategory, WithinCategory]))
 def test_shuffles_are_bijections(data: TaskData, seed: int, cls) -> None:
-    mapping = cls().apply(data, derive_rng(seed, "shuffle"))
+    mapping, _ = shuffled(cls(), data, derive_rng(seed, "shuffle"))
     assert sorted(mapping) == data.leaves and sorted(mapping.values()) == data.leaves
 
 
@@ -53,25 +59,24 @@ def test_shuffles_are_bijections(data: TaskData, seed: int, cls) -> None:
 @given(taxonomies(), st.integers(0, 1000))
 def test_within_category_keeps_hypernym_sets_without_fixed_points(data: TaskData, seed: int) -> None:
     shuffle = WithinCategory(profile="paper-text")  # singletons keep their own images
-    mapping = shuffle.apply(data, derive_rng(seed, "shuffle"))
+    mapping, info = shuffled(shuffle, data, derive_rng(seed, "shuffle"))
     group_size = {}
     for leaf in data.leaves:
         group_size[_hyps(data, leaf)] = group_size.get(_hyps(data, leaf), 0) + 1
     for leaf, label in mapping.items():
         assert _hyps(data, leaf) == _hyps(data, label)
         assert (label == leaf) == (group_size[_hyps(data, leaf)] == 1)
-    assert shuffle.last_info["singletons"] == sum(1 for n in group_size.values() if n == 1)
+    assert info["singletons"] == sum(1 for n in group_size.values() if n == 1)
 
 
 @settings(max_examples=80, deadline=None)
 @given(taxonomies(), st.integers(0, 1000))
 def test_within_category_paper_code_leaves_no_leaf_its_own_images(data: TaskData, seed: int) -> None:
     shuffle = WithinCategory()  # paper-code: singletons merged, orphans cycled
-    mapping = shuffle.apply(data, derive_rng(seed, "shuffle"))
+    mapping, info = shuffled(shuffle, data, derive_rng(seed, "shuffle"))
     assert sorted(mapping) == data.leaves and sorted(mapping.values()) == data.leaves
     if len(data.leaves) >= 2:
         assert all(k != v for k, v in mapping.items())
-    info = shuffle.last_info
     assert info["rule"] == "merge" and info["merged"] + info["orphans"] == info["singletons"]
     groups, orphans, _ = merge_singletons(hypernym_groups(data))
     group_of = {leaf: key for key, leaves in groups.items() for leaf in leaves}
@@ -93,11 +98,11 @@ def test_within_category_merges_a_singleton_into_its_most_specific_group() -> No
     depths = {"animal": 1, "bird": 1, "sea animal": 1, "boat": 1}
     data = TaskData(images={k: [f"{k}.jpg"] for k in relations}, relations=relations, depths=depths)
     shuffle = WithinCategory()
-    mapping = shuffle.apply(data, derive_rng(0, "shuffle"))
+    mapping, info = shuffled(shuffle, data, derive_rng(0, "shuffle"))
     assert all(k != v for k, v in mapping.items()) and sorted(mapping.values()) == sorted(relations)
     assert mapping["penguin"] in {"crow", "owl"}
-    assert shuffle.last_info == {"groups": 2, "singletons": 2, "rule": "merge", "merged": 1, "orphans": 1}
-    keep = WithinCategory(profile="paper-text").apply(data, derive_rng(0, "shuffle"))
+    assert info == {"groups": 2, "singletons": 2, "rule": "merge", "merged": 1, "orphans": 1}
+    keep, _ = shuffled(WithinCategory(profile="paper-text"), data, derive_rng(0, "shuffle"))
     assert keep["penguin"] == "penguin" and keep["kayak"] == "kayak"
     assert WithinCategory(profile="paper-text", singletons="merge").singletons == "merge"
     with pytest.raises(UserError, match="singletons: Input should be 'merge' or 'keep'"):
@@ -106,20 +111,21 @@ def test_within_category_merges_a_singleton_into_its_most_specific_group() -> No
 
 def test_original_is_identity() -> None:
     data = things_data(1)
-    assert all(k == v for k, v in Original().apply(data, random.Random(0)).items())
+    assert all(k == v for k, v in shuffled(Original(), data, random.Random(0))[0].items())
 
 
 def test_across_category_breaks_hypernym_sets_on_things() -> None:
     data = things_data(1)
-    shuffle = AcrossCategory()
-    mapping = shuffle.apply(data, derive_rng(42, "shuffle", "across_category"))
+    mapping, info = shuffled(AcrossCategory(), data, derive_rng(42, "shuffle", "across_category"))
     broken = sum(_hyps(data, k) != _hyps(data, v) for k, v in mapping.items()) / len(mapping)
     assert broken > 0.9
-    assert shuffle.last_fixed_points == sum(k == v for k, v in mapping.items())
-    within = WithinCategory(profile="paper-text").apply(data, derive_rng(42, "shuffle", "within_category"))
+    assert info["fixed_points"] == sum(k == v for k, v in mapping.items())
+    within, _ = shuffled(
+        WithinCategory(profile="paper-text"), data, derive_rng(42, "shuffle", "within_category")
+    )
     assert all(_hyps(data, k) == _hyps(data, v) for k, v in within.items())
     assert sum(k != v for k, v in within.items()) > len(within) / 2
-    merged = WithinCategory().apply(data, derive_rng(42, "shuffle", "within_category"))
+    merged, _ = shuffled(WithinCategory(), data, derive_rng(42, "shuffle", "within_category"))
     assert all(k != v for k, v in merged.items())
     assert sum(_hyps(data, k) == _hyps(data, v) for k, v in merged.items()) / len(merged) > 0.8
 
@@ -129,7 +135,7 @@ def test_protocol_stores_fixed_points_and_shuffle_info() -> None:
     qs = build_question_set(data, make_cfg(shuffle="across_category"), AcrossCategory())
     assert qs.meta["fixed_points"] == sum(k == v for k, v in qs.mapping.items())
     assert qs.meta["shuffle"]["info"]["fixed_points"] == qs.meta["fixed_points"]
-    assert qs.mapping == AcrossCategory().apply(data, derive_rng(42, "shuffle", "across_category"))
+    assert qs.mapping == shuffled(AcrossCategory(), data, derive_rng(42, "shuffle", "across_category"))[0]
 
 
 _SUBPROCESS = """
@@ -144,6 +150,7 @@ from plugins.shuffles.within_category import WithinCategory
 data = things_data(1)
 shuffles = [Original(), AcrossCategory(), WithinCategory(), HypernymSwap()]
 out = {{s.name: s.apply(data, derive_rng(9, "shuffle", s.name)) for s in shuffles}}
+out = {{k: v[0] if isinstance(v, tuple) else v for k, v in out.items()}}
 print(json.dumps(out, sort_keys=True))
 """
 
@@ -164,19 +171,18 @@ def test_same_seed_same_mapping_across_processes() -> None:
     assert outputs[0] == outputs[1]
     data = things_data(1)
     shuffles = [Original(), AcrossCategory(), WithinCategory(), HypernymSwap()]
-    here = {s.name: s.apply(data, derive_rng(9, "shuffle", s.name)) for s in shuffles}
+    here = {s.name: shuffled(s, data, derive_rng(9, "shuffle", s.name))[0] for s in shuffles}
     assert json.loads(outputs[0]) == here
-    other = AcrossCategory().apply(data, derive_rng(10, "shuffle", "across_category"))
+    other, _ = shuffled(AcrossCategory(), data, derive_rng(10, "shuffle", "across_category"))
     assert other != here["across_category"]
 
 
 def test_hypernym_swap_default_pairs_on_things() -> None:
     data = things_data(1)
-    shuffle = HypernymSwap()
-    mapping = shuffle.apply(data, derive_rng(42, "shuffle", "hypernym_swap"))
+    mapping, info = shuffled(HypernymSwap(), data, derive_rng(42, "shuffle", "hypernym_swap"))
     assert sorted(mapping.values()) == data.leaves
     assert all(mapping[mapping[k]] == k for k in mapping)  # labels are exchanged pairwise
-    swapped = shuffle.last_info["swapped"]
+    swapped = info["swapped"]
     assert len(swapped) == 20 * len(PAPER_PAIRS)
     moved = {k for k, v in mapping.items() if k != v}
     assert moved == {x for pair in swapped for x in pair} and len(moved) == 2 * len(swapped)
@@ -190,7 +196,7 @@ def test_hypernym_swap_default_pairs_on_things() -> None:
 def test_hypernym_swap_options() -> None:
     data = things_data(1)
     shuffle = HypernymSwap(pairs=[["dessert", "furniture"]], n_leaves=5)
-    mapping = shuffle.apply(data, random.Random(1))
+    mapping, _ = shuffled(shuffle, data, random.Random(1))
     assert sum(k != v for k, v in mapping.items()) == 10
     qs = build_question_set(data, make_cfg(shuffle="hypernym_swap"), shuffle)
     assert qs.meta["shuffle"]["info"]["pairs"] == [["dessert", "furniture"]]
@@ -221,7 +227,7 @@ def test_hypernym_swap_needs_pairs_on_other_taxonomies() -> None:
     )
     with pytest.raises(UserError, match="valid hypernyms: animal, face"):
         HypernymSwap().apply(data, random.Random(0))
-    mapping = HypernymSwap(pairs=[["face", "animal"]], n_leaves=2).apply(data, random.Random(0))
+    mapping, _ = shuffled(HypernymSwap(pairs=[["face", "animal"]], n_leaves=2), data, random.Random(0))
     assert {mapping["e0"], mapping["e1"]} == {"e2", "e3"}
 
 

@@ -75,9 +75,7 @@ class Task(Protocol):
     name: str
     question_template: str  # e.g. "Is there {article} {category} in this image?"
     probe_template: str  # e.g. "Is it true that {leaf_article} {leaf} is a type of {category}?"
-    # Optional: ``cloze_template`` (default ``harness.training.probe.CLOZE_TEMPLATE``), the text-only cloze
-    # probe's prompt, continued by each derived label's surface text; ``locate(ref) -> Path | None``, the
-    # file behind a reference (the feature cache hashes its bytes; otherwise the decoded pixels).
+    # Optional capabilities: see OPTIONAL["tasks"] below.
 
     def load(self) -> TaskData: ...
 
@@ -94,8 +92,11 @@ class Shuffle(Protocol):
 
     name: str
 
-    def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
-        """A bijection on leaves: images of leaf ``k`` are labelled ``mapping[k]`` after the shuffle."""
+    def apply(
+        self, data: TaskData, rng: random.Random
+    ) -> dict[str, str] | tuple[dict[str, str], dict[str, Any]]:
+        """A bijection on leaves: images of leaf ``k`` are labelled ``mapping[k]`` after the shuffle; or
+        ``(mapping, info)`` with JSON-ready extra information (stored in the QuestionSet's meta)."""
         ...
 
 
@@ -187,3 +188,48 @@ class Executor(Protocol):
         run_cell: Callable[[Any], Path],
         on_outcome: Callable[[CellOutcome], None] | None = None,
     ) -> list[CellOutcome]: ...
+
+
+PROTOCOLS: dict[str, type] = {
+    "tasks": Task,
+    "shuffles": Shuffle,
+    "encoders": Encoder,
+    "backbones": Backbone,
+    "executors": Executor,
+}
+
+# What the harness uses when a plugin has it (``getattr`` with a fallback), per kind.
+OPTIONAL: dict[str, dict[str, str]] = {
+    "tasks": {
+        "cloze_template": "the cloze probe's prompt (default harness.training.probe.CLOZE_TEMPLATE)",
+        "probe_variants": "the text-only probe variants the task offers (default: all)",
+        "locate": "locate(ref) -> Path | None: the file behind a reference, for the feature cache's key",
+        "taxonomy_data": "taxonomy_data() -> TaskData without images (task show, the text-only probe)",
+        "probe_forms": "probe_forms(): surface forms of the paper probe's 4 phrasings per label",
+        "probe_negatives": "probe_negatives(): per leaf, the paper probe's negatives (number, known ones)",
+        "fetch_assets": "fetch_assets(dest) -> Path: download the task's data once (taxobench assets fetch)",
+    },
+    "backbones": {
+        "eos_id": "the end-of-sequence token (needed by rules.answer_eos)",
+        "yes_token": "the text of yes_id (manifests)",
+        "no_token": "the text of no_id (manifests)",
+        "chat_prompt": "chat_prompt(text) -> str | None: a one-turn chat prompt (the paper's probe)",
+        "hidden_blocks": "hidden_blocks(embeds, positions, blocks): piece attention over packed tokens",
+    },
+    "shuffles": {},
+    "encoders": {},
+    "executors": {},
+}
+
+
+def members(protocol: type) -> list[str]:
+    """The attributes and methods a contract requires (its annotations and public methods)."""
+    names = set(getattr(protocol, "__annotations__", {}))
+    names |= {k for k, v in vars(protocol).items() if callable(v) and not k.startswith("_")}
+    return sorted(names)
+
+
+def missing_members(kind: str, obj: Any) -> list[str]:
+    """The required members of ``kind``'s contract that ``obj`` lacks (empty when it meets it)."""
+    protocol = PROTOCOLS.get(kind)
+    return [] if protocol is None else [m for m in members(protocol) if not hasattr(obj, m)]

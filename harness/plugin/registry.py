@@ -24,7 +24,7 @@ from typing import Any
 import pluggy
 
 from harness.errors import UnknownPluginError, UserError
-from harness.plugin import hookspecs
+from harness.plugin import contracts, hookspecs
 
 GROUP = hookspecs.PROJECT
 SELF_DIST = "taxobench"
@@ -49,6 +49,35 @@ class Registration:
         return _import_target(self.target, f"{self.kind[:-1]} {self.name!r} of {self.package}")
 
 
+@dataclass(frozen=True)
+class Alias:
+    """A registration that is another plugin of the same kind with its argument fixed (:func:`alias`)."""
+
+    ref: str
+
+
+class _Bound:
+    """An aliased factory: the target's factory with the alias's argument, the target's options model and
+    signature (so option checks and the ``profile`` keyword work as for the target)."""
+
+    def __init__(self, base: Callable[..., Any], arg: str | None) -> None:
+        self.base, self.arg = base, arg
+        self.options = getattr(base, "options", None)
+        try:
+            self.__signature__ = inspect.signature(base)
+        except (TypeError, ValueError):
+            pass
+
+    def __call__(self, _arg: str | None = None, **options: Any) -> Any:
+        return self.base(self.arg, **options)
+
+
+def alias(ref: str) -> Alias:
+    """Register a name for another plugin with a fixed argument, e.g. ``register("my-lm",
+    alias("hf-causal:my-org/my-lm"))``: a config's ``backbone = "my-lm"`` then builds that model."""
+    return Alias(ref)
+
+
 @cache
 def _import_target(target: str, what: str) -> Callable[..., Any]:
     module, _, attr = target.partition(":")
@@ -71,12 +100,19 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Registration:
         if (kind, name) in self.conflicts:
-            return self._resolve(kind, name)
-        try:
-            return self.entries[kind][name]
-        except KeyError:
-            available = ", ".join(self.names(kind)) or "none"
-            raise UnknownPluginError(f"unknown {kind[:-1]} {name!r}; available {kind}: {available}") from None
+            reg = self._resolve(kind, name)
+        else:
+            try:
+                reg = self.entries[kind][name]
+            except KeyError:
+                available = ", ".join(self.names(kind)) or "none"
+                message = f"unknown {kind[:-1]} {name!r}; available {kind}: {available}"
+                raise UnknownPluginError(message) from None
+        if isinstance(reg.target, Alias):
+            target_name, _, arg = reg.target.ref.partition(":")
+            bound = _Bound(self.get(kind, target_name).factory, arg or None)
+            return Registration(kind, name, bound, reg.plugin, reg.package, reg.version)
+        return reg
 
     def _resolve(self, kind: str, name: str) -> Registration:
         """The registration ``TAXOBENCH_OVERRIDES`` picks for a name two packages register."""
@@ -92,9 +128,19 @@ class Registry:
         )
 
     def create(self, kind: str, ref: str, **options: Any) -> Any:
-        """Build the object a reference ``name[:arg]`` names, passing ``options`` to its factory."""
+        """Build the object a reference ``name[:arg]`` names, passing ``options`` to its factory, and check
+        it against its kind's contract (:mod:`harness.plugin.contracts`): a UserError names the plugin and
+        the members it lacks."""
         name, _, arg = ref.partition(":")
-        return self.get(kind, name).factory(arg or None, **options)
+        reg = self.get(kind, name)
+        made = reg.factory(arg or None, **options)
+        missing = contracts.missing_members(kind, made)
+        if missing:
+            raise UserError(
+                f"{kind[:-1]} {name!r} of {reg.package} does not meet the {kind[:-1]} contract: "
+                f"it lacks {', '.join(missing)} (harness/plugin/contracts.py)"
+            )
+        return made
 
     def accepts(self, kind: str, ref: str, option: str) -> bool:
         """Whether the factory behind ``ref`` declares the keyword ``option`` (e.g. ``profile``)."""

@@ -14,8 +14,8 @@ negatives_per_positive, max_images_per_leaf, max_leaves), ``cfg.ablation`` and `
   the
    leaf only, so test images are the same for every ablation and shuffle.
 2. ``mapping = shuffle.apply(data, derive_rng(seed, "shuffle", shuffle.name))``; an image of leaf ``k``
-   is labelled ``mapping[k]`` and its hypernyms are those of ``mapping[k]``.  If the shuffle object has a
-   JSON-ready attribute ``last_info`` after ``apply``, it is stored in ``meta["shuffle"]["info"]``.
+   is labelled ``mapping[k]`` and its hypernyms are those of ``mapping[k]``.  A shuffle may return
+   ``(mapping, info)``: the JSON-ready ``info`` is stored in ``meta["shuffle"]["info"]``.
 3. Per image, with ``derive_rng(seed, "negatives", image)`` (``image`` is the task-relative reference):
    a leaf pair (the label leaf + negatives drawn uniformly from the other leaves) and, for each hypernym of
    the label leaf (sorted), a hypernym pair (positive + negatives drawn uniformly from the hypernyms that
@@ -211,6 +211,15 @@ def sample_leaves(data: TaskData, n: int | None) -> TaskData:
     )
 
 
+def apply_shuffle(shuffle: Shuffle, data: TaskData, seed: int) -> tuple[dict[str, str], Any]:
+    """The shuffle's mapping (checked to be a bijection on the leaves) and its information, if any."""
+    result = shuffle.apply(data, derive_rng(seed, "shuffle", shuffle.name))
+    mapping, info = result if isinstance(result, tuple) else (result, None)
+    mapping = dict(mapping)
+    check_mapping(mapping, data.leaves, shuffle.name)
+    return mapping, info
+
+
 def scored_rows(questions: pd.DataFrame, listed: list[str] | None = None) -> pd.Series:
     """Rows whose (split, subset, category) has a "Yes" row; with ``listed`` (a systematic ablation's
     hypernyms) also: unseen rows of listed categories and seen rows of the others only."""
@@ -234,8 +243,7 @@ def build_question_set(
     split_of = split_images(
         data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf, rule=cfg.rules.split
     )
-    mapping = dict(shuffle.apply(data, derive_rng(seed, "shuffle", shuffle.name)))
-    check_mapping(mapping, leaves, shuffle.name)
+    mapping, shuffle_info = apply_shuffle(shuffle, data, seed)
     removed, ablation_info = removed_mappings(data, cfg.ablation, seed, unit=cfg.rules.ablation_unit)
     removed_set = set(removed)
     leaves_named: dict[str, list[int]] = {}
@@ -293,7 +301,7 @@ def build_question_set(
             "ref": cfg.shuffle,
             "name": shuffle.name,
             "options": cfg.shuffle_options,
-            "info": getattr(shuffle, "last_info", None),
+            "info": shuffle_info,
         },
         "fixed_points": _fixed_points(mapping),
         "n_leaves": len(leaves),

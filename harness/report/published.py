@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.common.files import write_json, write_text
+from harness.common.files import sha256_file, write_json, write_text
 from harness.errors import UserError
 from harness.runs.manifest import package_versions
 from harness.runs.store import RunDir
@@ -206,10 +206,6 @@ def _read_scores(path: Path) -> pd.DataFrame:
     return df.set_index("run_name")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def import_published(src: Path, out: Path, taxonomy: Path | None = None) -> int:
     """Convert the published CSVs in ``src`` into run directories under ``out``; returns how many runs.
 
@@ -254,7 +250,7 @@ def import_published(src: Path, out: Path, taxonomy: Path | None = None) -> int:
             per_run[subset] = (row, path.name)
 
     coherence = _published_coherence(src)
-    provenance = {"hashes": {p.name: _sha256(p) for p in files}, "versions": package_versions()}
+    provenance = {"hashes": {p.name: sha256_file(p) for p in files}, "versions": package_versions()}
     out.mkdir(parents=True, exist_ok=True)
     for name in sorted(scores):
         run = parsed[name]

@@ -7,7 +7,6 @@ cell proves it is whole: :meth:`RunDir.damage` re-checks them (``taxobench run``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -16,21 +15,12 @@ from typing import Any
 
 import tomli_w
 
-from harness.common.files import write_text
+from harness.common.files import sha256_file, write_text
 from harness.config import ExperimentConfig
 
 DONE = "DONE"
 FAILED = "FAILED"
 DONE_FORMAT = 1
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def output_files(path: Path) -> list[Path]:
@@ -69,7 +59,7 @@ class RunDir:
     def mark_done(self) -> None:
         """Write DONE with the size and sha256 of every output file (written last)."""
         files = {
-            p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)} for p in output_files(self.path)
+            p.name: {"size": p.stat().st_size, "sha256": sha256_file(p, remember=False)} for p in output_files(self.path)
         }
         write_text(self.path / DONE, json.dumps({"format": DONE_FORMAT, "files": files}, indent=1) + "\n")
 
@@ -88,7 +78,7 @@ class RunDir:
                 problems.append(f"{name} is missing")
             elif path.stat().st_size != want["size"]:
                 problems.append(f"{name} has {path.stat().st_size} bytes, {want['size']} when finished")
-            elif file_sha256(path) != want["sha256"]:
+            elif sha256_file(path, remember=False) != want["sha256"]:
                 problems.append(f"{name} changed since the cell finished (sha256)")
         return problems
 

@@ -13,9 +13,7 @@ truncated entry is reported, recomputed and overwritten."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,37 +21,20 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from harness.common.files import cache_root, sha256_file, write_atomic, write_json
 from harness.errors import UserError
 from harness.plugin.contracts import Encoder
 
 FORMAT = "1"
 TENSOR = "features"
-_file_hashes: dict[tuple[str, int, int], str] = {}
-
-
-def default_cache_dir() -> Path:
-    """``$TAXOBENCH_CACHE/features`` if set, else the platform's user cache ``taxobench/features``."""
-    root = os.environ.get("TAXOBENCH_CACHE")
-    if root:
-        return Path(root).expanduser() / "features"
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("taxobench")) / "features"
-
-
-def _file_sha256(path: str) -> str:
-    stat = os.stat(path)
-    memo = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    if memo not in _file_hashes:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-        _file_hashes[memo] = h.hexdigest()
-    return _file_hashes[memo]
 
 
 Locate = Callable[[str], "Path | None"]
+
+
+def default_cache_dir() -> Path:
+    """``<taxobench cache>/features`` (``TAXOBENCH_CACHE`` or the platform's user cache folder)."""
+    return cache_root() / "features"
 
 
 def content_hash(ref: str, open_image: Callable[[str], Image.Image], locate: Locate | None = None) -> str:
@@ -64,7 +45,7 @@ def content_hash(ref: str, open_image: Callable[[str], Image.Image], locate: Loc
             continue
         path = locate(name) if locate is not None else name
         if path is not None and os.path.isfile(path):
-            return _file_sha256(str(path)) + suffix
+            return sha256_file(path) + suffix
     image = read_image(open_image, ref)
     h = hashlib.sha256(f"pixels:{image.mode}:{image.size}".encode())
     h.update(image.tobytes())
@@ -110,32 +91,18 @@ class FeatureStore:
         return tensor
 
     def save(self, key: str, tensor: torch.Tensor) -> None:
-        """Write one entry atomically (temp file in the same directory, then ``os.replace``)."""
+        """Write one entry atomically."""
         from safetensors.torch import save_file
 
         tensor = tensor.detach().to("cpu", torch.float32).contiguous()
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"sha256": _tensor_sha256(tensor), "key": key, "format": FORMAT}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file({TENSOR: tensor}, tmp, metadata=meta)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_atomic(self.path(key), lambda tmp: save_file({TENSOR: tensor}, str(tmp), metadata=meta))
 
     def describe(self) -> None:
         """Write ``encoder.json`` (name and full fingerprint) once, for people browsing the cache."""
         target = self.root / "encoder.json"
-        if target.exists():
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"name": self.name, "fingerprint": self.fingerprint}, fh)
-        os.replace(tmp, target)
+        if not target.exists():
+            write_json(target, {"name": self.name, "fingerprint": self.fingerprint})
 
 
 def encode_images(

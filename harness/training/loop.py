@@ -36,6 +36,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from harness.common.devices import resolve_device
 from harness.common.seeding import derive_rng
 from harness.config import Training
 from harness.plugin.contracts import Backbone
@@ -48,12 +49,6 @@ from harness.training.vision_lm import Batch, VisionLM, plan_batches
 
 Log = Callable[[dict[str, Any]], None]
 LOG_EVERY = 10  # optimiser steps per "train" log record
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def epoch_plans(sizes: list[int], training: Training, seed: int) -> list[tuple[int, list[list[int]]]]:

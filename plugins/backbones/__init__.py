@@ -1,6 +1,6 @@
 """First-party backbones plugins: ``hf-causal`` (any transformers causal LM) and ``smollm2-135m``."""
 
-from harness.plugin.hookspecs import hookimpl
+from harness.plugin.api import hookimpl
 
 
 @hookimpl

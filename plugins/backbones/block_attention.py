@@ -21,7 +21,7 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from harness.training.piece_attention import PieceBlocks, piece_attention
+from harness.plugin.api import PieceBlocks, piece_attention
 
 NAME = "taxobench-sdpa"
 

@@ -25,10 +25,7 @@ from pydantic import ValidationInfo, field_validator
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from harness.common.seeding import derive_seed
-from harness.errors import UserError
-from harness.plugin.options import PluginOptions, declare
-from harness.training.piece_attention import PieceBlocks
+from harness.plugin.api import PieceBlocks, PluginOptions, UserError, declare, derive_seed
 from plugins.backbones.block_attention import NAME as BLOCKS
 from plugins.backbones.block_attention import using_blocks
 

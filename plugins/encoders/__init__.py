@@ -6,7 +6,7 @@ discovery stays cheap and a missing optional extra only matters to the config th
 
 from __future__ import annotations
 
-from harness.plugin.hookspecs import Register, hookimpl
+from harness.plugin.api import Register, hookimpl
 
 
 @hookimpl

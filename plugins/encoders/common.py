@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from harness.errors import UserError
-from harness.plugin.options import PluginOptions
+from harness.plugin.api import PluginOptions, sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -43,21 +42,6 @@ class EncoderOptions(PluginOptions):
 
     device: Device = "auto"
     batch_size: BatchSize = 32
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``"auto"`` (or ``None``) picks CUDA when available, else CPU."""
-    import torch
-
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise UserError(f"unknown device {device!r} (use auto, cpu or cuda)") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} requested but CUDA is not available")
-    return resolved
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -121,15 +105,6 @@ def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> t
     m = torch.tensor(mean, dtype=x.dtype).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=x.dtype).view(1, -1, 1, 1)
     return (x - m) / s
-
-
-def sha256_file(path: Path) -> str:
-    """Full sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK * 8), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def cheap_file_digest(path: Path) -> str:

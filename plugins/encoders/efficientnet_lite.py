@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import UserError
-from harness.plugin.options import declare
+from harness.plugin.api import UserError, declare, resolve_device, sha256_file
 from plugins.encoders import common
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class EfficientNetLite0:
         except ImportError as exc:
             raise UserError(f"efficientnet-lite0 needs efficientnet-lite-pytorch: {INSTALL_HINT}") from exc
         self.batch_size = opts.batch_size
-        self.device = common.resolve_device(opts.device)
+        self.device = resolve_device(opts.device)
         path = weights_path()
         if not path.is_file():
             raise UserError(f"efficientnet-lite0 weights missing at {path}; reinstall: {INSTALL_HINT}")
@@ -65,7 +64,7 @@ class EfficientNetLite0:
         self._fingerprint = common.digest(
             {
                 "encoder": self.name,
-                "weights_sha256": common.sha256_file(path),
+                "weights_sha256": sha256_file(path),
                 "preprocess": ["resize-naive", SIZE, "bilinear", "(x-127)/128"],
                 "features": "extract_features",
                 "version": 1,

@@ -15,8 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import UserError
-from harness.plugin.options import declare
+from harness.plugin.api import UserError, declare, resolve_device
 from plugins.encoders import common
 
 if TYPE_CHECKING:
@@ -96,7 +95,7 @@ class HFVisionEncoder:
         self.layer = opts.layer
         self.keep_prefix = opts.keep_prefix
         self.batch_size = opts.batch_size
-        self.device = common.resolve_device(opts.device)
+        self.device = resolve_device(opts.device)
         self.dtype_name = opts.dtype
         revision = opts.revision
         try:

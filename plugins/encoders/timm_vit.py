@@ -12,8 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import UserError
-from harness.plugin.options import declare
+from harness.plugin.api import UserError, declare, resolve_device
 from plugins.encoders import common
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class TimmEncoder:
         self.name = f"timm:{model_name}"
         self.layer = opts.layer
         self.batch_size = opts.batch_size
-        self.device = common.resolve_device(opts.device)
+        self.device = resolve_device(opts.device)
         self.dtype = common.torch_dtype(opts.dtype)
         try:
             model = timm.create_model(model_name, pretrained=opts.pretrained, num_classes=0)

@@ -1,6 +1,6 @@
 """First-party executors."""
 
-from harness.plugin.hookspecs import hookimpl
+from harness.plugin.api import hookimpl
 
 
 @hookimpl

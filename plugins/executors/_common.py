@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.plugin.contracts import CellOutcome
+from harness.plugin.api import CellOutcome
 
 OnOutcome = Callable[[CellOutcome], None] | None
 

@@ -6,9 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.plugin.contracts import CellOutcome
-from harness.plugin.options import PluginOptions
+from harness.plugin.api import CellOutcome, PluginOptions, UserError
 from plugins.executors._common import failure, success
 
 

@@ -19,8 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.plugin.contracts import CellOutcome
-from harness.plugin.options import PluginOptions
+from harness.plugin.api import CellOutcome, PluginOptions
 from plugins.executors._common import (
     OnOutcome,
     absolute,

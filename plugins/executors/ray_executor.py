@@ -16,9 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from harness.errors import UserError
-from harness.plugin.contracts import CellOutcome
-from harness.plugin.options import PluginOptions
+from harness.plugin.api import CellOutcome, PluginOptions, UserError
 from plugins.executors._common import (
     OnOutcome,
     absolute,

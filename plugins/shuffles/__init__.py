@@ -1,6 +1,6 @@
 """First-party shuffles (PROTOCOL.md §4): original, across_category, within_category, hypernym_swap."""
 
-from harness.plugin.hookspecs import hookimpl
+from harness.plugin.api import hookimpl
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """Across-category shuffle: a uniformly random permutation of all leaf labels over the image sets.
 
-Fixed points are allowed (a leaf may keep its images, as in any random permutation); their number is
-recorded in ``last_info["fixed_points"]`` (the protocol also stores it in the QuestionSet meta).
+Fixed points are allowed (a leaf may keep its images, as in any random permutation, as in the released code);
+``apply`` returns their number as its information (``{"fixed_points": n}``, stored in the QuestionSet meta).
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions
+from harness.plugin.api import PluginOptions, TaskData, UserError
 
 
 class AcrossCategoryOptions(PluginOptions):
@@ -26,16 +24,10 @@ class AcrossCategory:
         if arg is not None:
             raise UserError(f"shuffle {self.name!r} takes no argument (got {self.name}:{arg})")
         AcrossCategoryOptions.parse(f"shuffle {self.name!r}", options)
-        self.last_info: dict[str, Any] = {}
 
-    @property
-    def last_fixed_points(self) -> int | None:
-        return self.last_info.get("fixed_points")
-
-    def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
+    def apply(self, data: TaskData, rng: random.Random) -> tuple[dict[str, str], dict[str, Any]]:
         leaves = data.leaves
         labels = list(leaves)
         rng.shuffle(labels)
         mapping = dict(zip(leaves, labels, strict=True))
-        self.last_info = {"fixed_points": sum(1 for k, v in mapping.items() if k == v)}
-        return mapping
+        return mapping, {"fixed_points": sum(1 for k, v in mapping.items() if k == v)}

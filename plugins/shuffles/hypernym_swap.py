@@ -16,10 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions
-from harness.protocol.ablation import leaves_of, resolve_hypernyms
+from harness.plugin.api import PluginOptions, TaskData, UserError, leaves_of, resolve_hypernyms
 
 PAPER_PAIRS: tuple[tuple[str, str], ...] = (
     ("dessert", "furniture"),
@@ -62,9 +59,8 @@ class HypernymSwap:
         opts = HypernymSwapOptions.parse(f"shuffle {self.name!r}", options)
         self.pairs = list(opts.pairs)
         self.n_leaves = opts.n_leaves
-        self.last_info: dict[str, Any] = {}
 
-    def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
+    def apply(self, data: TaskData, rng: random.Random) -> tuple[dict[str, str], dict[str, Any]]:
         under = leaves_of(data)
         mapping = {leaf: leaf for leaf in data.leaves}
         used: set[str] = set()
@@ -86,5 +82,4 @@ class HypernymSwap:
                 swapped.append([x, y])
             used.update(picked_a, picked_b)
             resolved.append([a, b])
-        self.last_info = {"pairs": resolved, "n_leaves": self.n_leaves, "swapped": swapped}
-        return mapping
+        return mapping, {"pairs": resolved, "n_leaves": self.n_leaves, "swapped": swapped}

@@ -5,9 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions
+from harness.plugin.api import PluginOptions, TaskData, UserError
 
 
 class OriginalOptions(PluginOptions):
@@ -22,7 +20,6 @@ class Original:
         if arg is not None:
             raise UserError(f"shuffle {self.name!r} takes no argument (got {self.name}:{arg})")
         OriginalOptions.parse(f"shuffle {self.name!r}", options)
-        self.last_info: dict[str, Any] = {}
 
     def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
         return {leaf: leaf for leaf in data.leaves}

@@ -12,7 +12,7 @@ its group (a singleton) is handled by the option ``singletons``:
 - ``keep`` (default under ``paper-text``): a singleton maps to itself (PROTOCOL.md §4: "where the group
   allows it").
 
-``last_info`` records the groups, singletons, merged singletons and orphans.
+``apply`` returns the mapping and its information: groups, singletons, the rule, merged singletons, orphans.
 """
 
 from __future__ import annotations
@@ -20,10 +20,7 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions
-from harness.protocol.profiles import Profile
+from harness.plugin.api import PluginOptions, Profile, TaskData, UserError
 
 Key = tuple[str, ...]
 
@@ -81,9 +78,8 @@ class WithinCategory:
             raise UserError(f"shuffle {self.name!r} takes no argument (got {self.name}:{arg})")
         opts = WithinCategoryOptions.parse(f"shuffle {self.name!r}", {**options, "profile": profile})
         self.singletons = opts.singleton_rule
-        self.last_info: dict[str, Any] = {}
 
-    def apply(self, data: TaskData, rng: random.Random) -> dict[str, str]:
+    def apply(self, data: TaskData, rng: random.Random) -> tuple[dict[str, str], dict[str, Any]]:
         groups = hypernym_groups(data)
         n_single = sum(1 for v in groups.values() if len(v) == 1)
         mapping: dict[str, str] = {}
@@ -104,11 +100,11 @@ class WithinCategory:
             mapping[orphans[0]] = orphans[0]
         elif orphans:
             mapping.update(zip(orphans, derangement(orphans, rng), strict=True))
-        self.last_info = {
+        info = {
             "groups": len(groups),
             "singletons": n_single,
             "rule": self.singletons,
             "merged": moved,
             "orphans": len(orphans),
         }
-        return mapping
+        return mapping, info

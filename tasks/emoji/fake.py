@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from harness.common.seeding import derive_rng
+from harness.plugin.api import derive_rng
 from tasks.emoji import assets
 from tasks.emoji.sources import SOURCES
 from tasks.emoji.taxonomy import leaves as taxonomy_leaves

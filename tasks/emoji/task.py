@@ -9,9 +9,7 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions, declare
+from harness.plugin.api import PluginOptions, TaskData, UserError, declare, sha256_file
 from tasks.emoji import assets, taxonomy
 from tasks.emoji import augment as aug
 from tasks.emoji.sources import SOURCES
@@ -107,7 +105,7 @@ class EmojiTask:
             return open_rgb(path)
         with Image.open(path) as im:
             im.load()
-            return aug.augment(im, aug.file_sha256(path), k)
+            return aug.augment(im, sha256_file(path), k)
 
     def fingerprint(self) -> str:
         self.load()

@@ -4,7 +4,7 @@ Written as a third party would write it: it imports only the harness' public mod
 (for artwork), and its own modules relatively, so the package works from any location.
 """
 
-from harness.plugin.hookspecs import hookimpl
+from harness.plugin.api import hookimpl
 
 from .task import SpatialTask, factory
 

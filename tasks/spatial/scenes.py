@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from harness.common.seeding import derive_rng
+from harness.plugin.api import derive_rng
 
 CANVAS = 224
 SIZES = (56, 84)  # object side in pixels, inclusive range

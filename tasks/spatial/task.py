@@ -16,9 +16,7 @@ from typing import Annotated, Any
 from PIL import Image
 from pydantic import AfterValidator, Field
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions, declare
+from harness.plugin.api import PluginOptions, TaskData, UserError, declare
 from tasks.emoji.task import ArtistSets, EmojiTask
 from tasks.taxonomy import digest
 

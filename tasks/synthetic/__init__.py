@@ -1,6 +1,6 @@
 """Synthetic coloured-shapes task plugin (entry point ``synthetic = "tasks.synthetic"``)."""
 
-from harness.plugin.hookspecs import hookimpl
+from harness.plugin.api import hookimpl
 from tasks.synthetic.task import SyntheticTask, factory
 
 __all__ = ["SyntheticTask", "factory", "register_tasks"]

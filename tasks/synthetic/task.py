@@ -8,18 +8,14 @@ position, size, rotation, shade and background, written once into a cache folder
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 from PIL import Image, ImageDraw
 from pydantic import Field
 
-from harness.common.seeding import derive_rng
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions, declare
-from tasks.taxonomy import cache_base, check_no_hash, derive_depths, digest, open_rgb, surface
+from harness.plugin.api import PluginOptions, TaskData, cache_root, declare, derive_rng, write_dir_atomic
+from tasks.taxonomy import check_no_hash, derive_depths, digest, open_rgb, surface
 
 VERSION = 1  # bump when the drawing changes, so cached images are regenerated
 COLOURS = {"red": (215, 40, 40), "yellow": (235, 195, 30), "blue": (40, 80, 215)}
@@ -53,7 +49,7 @@ class SyntheticTask:
     def __init__(self, root: Path | None = None, per_leaf: int = 8, size: int = 64, seed: int = 0) -> None:
         self.per_leaf, self.size, self.seed = per_leaf, size, seed
         key = digest(VERSION, per_leaf, size, seed)[:12]
-        base = Path(root).expanduser() if root is not None else cache_base() / "synthetic"
+        base = Path(root).expanduser() if root is not None else cache_root() / "synthetic"
         check_no_hash(base, "synthetic image folder")
         self.folder = base / key
         self._data: TaskData | None = None
@@ -71,19 +67,15 @@ class SyntheticTask:
     def _generate(self) -> None:
         if (self.folder / "complete").is_file():
             return
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder.parent))
-        for leaf in taxonomy():
-            (tmp / leaf).mkdir()
-            for i in range(self.per_leaf):
-                draw_shape(leaf, i, self.size, self.seed).save(tmp / leaf / f"{i:02d}.png")
-        (tmp / "complete").write_text("ok\n")
-        try:
-            os.replace(tmp, self.folder)
-        except OSError:  # another process finished first: keep its copy
-            if not (self.folder / "complete").is_file():
-                raise
-            _remove_tree(tmp)
+
+        def draw_all(tmp: Path) -> None:
+            for leaf in taxonomy():
+                (tmp / leaf).mkdir()
+                for i in range(self.per_leaf):
+                    draw_shape(leaf, i, self.size, self.seed).save(tmp / leaf / f"{i:02d}.png")
+            (tmp / "complete").write_text("ok\n")
+
+        write_dir_atomic(self.folder, draw_all)  # another process's finished copy is kept
 
     def locate(self, ref: str) -> Path:
         return self.folder / ref
@@ -124,12 +116,6 @@ def draw_shape(leaf: str, index: int, size: int, seed: int = 0) -> Image.Image:
         ]
         draw.polygon(points, fill=fill)
     return image
-
-
-def _remove_tree(path: Path) -> None:
-    for child in sorted(path.rglob("*"), reverse=True):
-        child.rmdir() if child.is_dir() else child.unlink()
-    path.rmdir()
 
 
 class SyntheticOptions(PluginOptions):

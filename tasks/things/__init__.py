@@ -1,6 +1,6 @@
 """THINGS hypernymy task plugin (entry point ``things = "tasks.things"``)."""
 
-from harness.plugin.hookspecs import hookimpl
+from harness.plugin.api import hookimpl
 from tasks.things.task import ThingsTask, factory
 
 __all__ = ["ThingsTask", "factory", "register_tasks"]

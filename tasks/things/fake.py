@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from harness.common.seeding import derive_rng
+from harness.plugin.api import derive_rng
 from tasks.taxonomy import read_pairs
 from tasks.things.task import TAXONOMY
 

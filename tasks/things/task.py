@@ -14,10 +14,7 @@ from typing import Annotated, Any, Literal
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
-from harness.errors import UserError
-from harness.plugin.contracts import TaskData
-from harness.plugin.options import PluginOptions, declare
-from harness.protocol.profiles import Profile
+from harness.plugin.api import PluginOptions, Profile, TaskData, UserError, declare
 from tasks.taxonomy import check_no_hash, derive_depths, digest, list_images, open_rgb, read_pairs, surface
 
 DATA = Path(__file__).parent / "data"
