@@ -22,6 +22,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ from harness.training.evaluation import category_f1, score, summary
 from harness.training.precision import prepare_backbone
 from harness.training.projector import Projector, build_projector
 from harness.training.prompt import Prompt
-from harness.training.vision_lm import Batch, VisionLM, plan_batches
+from harness.training.vision_lm import Batch, ImageGroup, VisionLM, plan_batches
 
 Log = Callable[[dict[str, Any]], None]
 LOG_EVERY = 10  # optimiser steps per "train" log record
@@ -138,6 +139,117 @@ def validate(
     return out
 
 
+class Recorder:
+    """The training log: every record is kept (for checkpoints) and passed to the caller's ``log``."""
+
+    def __init__(self, log: Log | None) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.log = log
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        if self.log is not None:
+            self.log(record)
+
+
+class TrainMetrics:
+    """Loss and throughput over a window of steps, a "train" record every ``LOG_EVERY`` steps (and the
+    last), and the progress bar: kept out of the training loop (as Prismatic's metrics are)."""
+
+    COLUMNS = (
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+
+    def __init__(self, total: int, done: int, emit: Recorder, progress: bool) -> None:
+        self.total, self.emit = total, emit
+        self.bar = Progress(*self.COLUMNS, disable=not progress, transient=False)
+        self.task = self.bar.add_task("train", total=total, completed=done, info="")
+        self._reset()
+
+    def _reset(self) -> None:
+        self.window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
+
+    def __enter__(self) -> TrainMetrics:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def step(self, step: int, epoch: float, loss: float, grad_norm: float, lr: float, batch: Batch) -> None:
+        w = self.window
+        w["loss"] += loss
+        w["n"] += 1
+        w["questions"] += len(batch.targets)
+        w["tokens"] += batch.packed.n_tokens
+        if step % LOG_EVERY == 0 or step == self.total:
+            secs = max(time.perf_counter() - w["t"], 1e-9)
+            record = {
+                "kind": "train",
+                "step": step,
+                "epoch": epoch,
+                "loss": w["loss"] / w["n"],
+                "lr": lr,
+                "grad_norm": grad_norm,
+                "questions_per_s": w["questions"] / secs,
+                "tokens_per_s": w["tokens"] / secs,
+            }
+            self.emit(record)
+            self.bar.update(self.task, info=f"loss {record['loss']:.4f}  {record['questions_per_s']:.1f} q/s")
+            self._reset()
+        self.bar.advance(self.task)
+
+
+@dataclass
+class Session:
+    """What one training run holds: the model pieces, the question groups, the epoch plans."""
+
+    vlm: VisionLM
+    groups: list[ImageGroup]
+    plans: list[tuple[int, list[list[int]]]]
+    stepper: Stepper
+
+    @property
+    def total(self) -> int:
+        return sum(len(batches) for _, batches in self.plans)
+
+    def parts(self) -> dict[str, Any]:
+        """The checkpointed states."""
+        s = self.stepper
+        return {
+            "projector": self.vlm.projector,
+            "optimizer": s.optimizer,
+            "scheduler": s.scheduler,
+            "scaler": s.scaler,
+        }
+
+
+def start_session(
+    backbone: Backbone,
+    features: torch.Tensor,
+    index: dict[str, int],
+    train: pd.DataFrame,
+    training: Training,
+    seed: int,
+    prompt: Prompt | None,
+) -> Session:
+    """The frozen backbone on the training device, a fresh projector, the batches of every epoch."""
+    device = resolve_device(training.device)
+    prepare_backbone(backbone, device, training.dtype)
+    projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
+    projector.to(device).train()
+    vlm = VisionLM(backbone, projector, features.shape[1], prompt)
+    groups = vlm.groups(train, index, with_answers=True)
+    plans = epoch_plans([g.n for g in groups], training, seed)
+    total = sum(len(batches) for _, batches in plans)
+    return Session(vlm, groups, plans, Stepper(vlm, features, training, total, device))
+
+
 def train_projector(
     backbone: Backbone,
     features: torch.Tensor,
@@ -158,96 +270,49 @@ def train_projector(
     ``training.val_every`` steps (0: at the end of every epoch).  With ``checkpoint_dir``, a "checkpoint"
     record follows each epoch's checkpoint; a resumed run first replays the saved log, then a "resume" record.
     """
-    records: list[dict[str, Any]] = []
-
-    def emit(record: dict[str, Any]) -> None:
-        records.append(record)
-        if log is not None:
-            log(record)
-
-    device = resolve_device(training.device)
-    prepare_backbone(backbone, device, training.dtype)
-    projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
-    projector.to(device).train()
-    vlm = VisionLM(backbone, projector, features.shape[1], prompt)
-    groups = vlm.groups(train, index, with_answers=True)
-    plans = epoch_plans([g.n for g in groups], training, seed)
-    total = sum(len(batches) for _, batches in plans)
-    stepper = Stepper(vlm, features, training, total, device)
-    has_val = val is not None and len(val) > 0
-    parts = {
-        "projector": projector,
-        "optimizer": stepper.optimizer,
-        "scheduler": stepper.scheduler,
-        "scaler": stepper.scaler,
-    }
+    emit = Recorder(log)
+    session = start_session(backbone, features, index, train, training, seed, prompt)
+    projector, parts = session.vlm.projector, session.parts()
     start_epoch, step, key = 0, 0, ""
     if checkpoint_dir is not None:
-        key = _training_key(backbone, features, train, val, training, seed, total, vlm.prompt)
-        resumed = checkpoint.load(checkpoint_dir, key, parts)
-        if resumed is not None:
-            for record in resumed.log:
-                emit(record)
-            emit({"kind": "resume", "epoch": resumed.epoch, "step": resumed.step})
-            start_epoch, step = resumed.epoch, resumed.step
+        key = _training_key(backbone, features, train, val, training, seed, session.total, session.vlm.prompt)
+        start_epoch, step = resume(checkpoint_dir, key, parts, emit)
 
     def run_validation(step: int, epoch: float) -> None:
-        if has_val:
-            emit(
-                {
-                    "kind": "val",
-                    "step": step,
-                    "epoch": epoch,
-                    **validate(backbone, projector, features, index, val, training, vlm.prompt),
-                }
-            )
+        if val is not None and len(val) > 0:
+            scores = validate(backbone, projector, features, index, val, training, session.vlm.prompt)
+            emit({"kind": "val", "step": step, "epoch": epoch, **scores})
             projector.train()
 
-    columns = [
-        TextColumn("train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-    ]
-    window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task("train", total=total, completed=step, info="")
-        for epoch, batches in plans[start_epoch:]:
+    with TrainMetrics(session.total, step, emit, progress) as metrics:
+        for epoch, batches in session.plans[start_epoch:]:
             for b, batch_ids in enumerate(batches):
-                batch = vlm.batch([groups[g] for g in batch_ids], with_answers=True)
-                loss, grad_norm = stepper.step(batch)
+                batch = session.vlm.batch([session.groups[g] for g in batch_ids], with_answers=True)
+                loss, grad_norm = session.stepper.step(batch)
                 step += 1
-                window["loss"] += loss
-                window["n"] += 1
-                window["questions"] += len(batch.targets)
-                window["tokens"] += batch.packed.n_tokens
-                if step % LOG_EVERY == 0 or step == total:
-                    secs = max(time.perf_counter() - window["t"], 1e-9)
-                    record = {
-                        "kind": "train",
-                        "step": step,
-                        "epoch": epoch + (b + 1) / len(batches),
-                        "loss": window["loss"] / window["n"],
-                        "lr": stepper.scheduler.get_last_lr()[0],
-                        "grad_norm": grad_norm,
-                        "questions_per_s": window["questions"] / secs,
-                        "tokens_per_s": window["tokens"] / secs,
-                    }
-                    emit(record)
-                    bar.update(task, info=f"loss {record['loss']:.4f}  {record['questions_per_s']:.1f} q/s")
-                    window = {"loss": 0.0, "n": 0, "questions": 0, "tokens": 0, "t": time.perf_counter()}
-                bar.advance(task)
+                at = epoch + (b + 1) / len(batches)
+                metrics.step(step, at, loss, grad_norm, session.stepper.scheduler.get_last_lr()[0], batch)
                 if training.val_every and step % training.val_every == 0:
-                    run_validation(step, epoch + (b + 1) / len(batches))
+                    run_validation(step, at)
             if not training.val_every:
                 run_validation(step, min(epoch + 1.0, training.epochs))
             if checkpoint_dir is not None:
                 record = {"kind": "checkpoint", "epoch": epoch + 1, "step": step}
-                checkpoint.save(checkpoint_dir, key, epoch + 1, step, parts, [*records, record])
+                checkpoint.save(checkpoint_dir, key, epoch + 1, step, parts, [*emit.records, record])
                 emit(record)
     return projector.eval()
+
+
+def resume(directory: Path, key: str, parts: dict[str, Any], emit: Recorder) -> tuple[int, int]:
+    """(epoch, step) to continue from: a matching checkpoint's, its log replayed and a "resume" record
+    emitted; else (0, 0)."""
+    resumed = checkpoint.load(directory, key, parts)
+    if resumed is None:
+        return 0, 0
+    for record in resumed.log:
+        emit(record)
+    emit({"kind": "resume", "epoch": resumed.epoch, "step": resumed.step})
+    return resumed.epoch, resumed.step
 
 
 def _training_key(
