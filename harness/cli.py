@@ -144,7 +144,7 @@ def _executor_options(pairs: Sequence[str]) -> dict:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from harness.runs.cell import run_probe
+    from harness.runs.probe import run_probe
 
     _trust_remote_code(args)
     cells = _dedupe_backbones(_load_cells(args))
@@ -160,7 +160,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 def _probe_dry_run(cells, as_json: bool) -> int:
     """The probes' question counts per task, without loading a model."""
     from harness.protocol.probe_questions import counts
-    from harness.runs.cell import create_plugin, paper_probe_frame, probe_data, probe_variants
+    from harness.runs.cell import create_plugin
+    from harness.runs.probe import paper_probe_frame, probe_data, probe_variants
     from harness.training.probe import probe_questions
 
     seen, out = set(), []
@@ -290,7 +291,7 @@ def cmd_import_published(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_validate(args: argparse.Namespace) -> int:
-    from leaderboard.schema import validate_submission
+    from leaderboard.board import validate_submission
 
     errors = validate_submission(Path(args.file))
     for line in errors:
@@ -301,7 +302,7 @@ def cmd_leaderboard_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard_build(args: argparse.Namespace) -> int:
-    from leaderboard.schema import build_leaderboard
+    from leaderboard.board import build_leaderboard
 
     build_leaderboard(Path(args.root))
     return 0

@@ -17,6 +17,7 @@ from harness.report.analysis import analyse
 from harness.report.load import METRIC_COLUMNS, RunData, find_run_dirs, from_frames, load_runs, summary_row
 from harness.report.markdown import LEGEND, headline_md, md_escape, rows_md, stats_md
 from harness.report.table import aggregate, headline
+from harness.runs.store import RunRecord
 from leaderboard.schema import MAX_FILE_BYTES, Manifest, Submission, Submitter, slug
 
 README_INTRO = """# taxobench leaderboard
@@ -199,21 +200,7 @@ def make_submission(
                     for k in ("subset", "category", "depth", "n_yes", "n_no", "f1", "majority_f1")
                 }
             )
-        fields = [
-            "run_id",
-            "task",
-            "encoder",
-            "backbone",
-            "init",
-            "ablation_kind",
-            "ablation_level",
-            "shuffle",
-            "seed",
-            "source",
-            "reference",
-        ]
-        record = {k: summary.get(k) for k in fields}
-        record["source"] = record["source"] or "taxobench"
+        record = RunRecord.model_validate(summary).model_dump(exclude={"published_name"})
         if record["source"] == "published":
             raise UserError(
                 f"{d}: a published reference run (leaderboard/published/) cannot be submitted; "

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.runs.store import RunRecord
 
 SCHEMA_VERSION = 1
 Subset = Literal["leaf", "seen", "unseen"]
@@ -89,8 +90,11 @@ class MetricRow(_Strict):
     majority_f1: F1 | None = None
 
 
-class RunRecord(_Strict):
-    """One finished run: the fields of summary.json and its metrics."""
+class SubmittedRun(RunRecord):
+    """One finished run as a submission carries it: the run record (:class:`harness.runs.store.RunRecord`,
+    the fields of summary.json) with the limits of untrusted input, and its metrics."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_id: Ident
     task: Ident
@@ -120,7 +124,7 @@ class RunRecord(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> RunRecord:
+    def _check(self) -> SubmittedRun:
         if self.ablation_kind == "random" and self.ablation_level > 100:
             raise ValueError("random ablation_level is a percent (0-100)")
         seen: set[tuple[str, str]] = set()
@@ -161,11 +165,11 @@ class Submission(_Strict):
     submitter: Submitter
     description: Prose = ""
     manifest: Manifest
-    runs: list[RunRecord] = Field(min_length=1, max_length=MAX_RUNS)
+    runs: list[SubmittedRun] = Field(min_length=1, max_length=MAX_RUNS)
 
     @field_validator("runs")
     @classmethod
-    def _unique_ids(cls, runs: list[RunRecord]) -> list[RunRecord]:
+    def _unique_ids(cls, runs: list[SubmittedRun]) -> list[SubmittedRun]:
         ids = [r.run_id for r in runs]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -183,17 +187,3 @@ def slug(text: str) -> str:
     """A valid submission id from free text."""
     s = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
     return (s or "submission")[:64]
-
-
-def validate_submission(path: Path) -> list[str]:
-    """Errors of a submission file (empty = valid); see leaderboard.board.validate_submission."""
-    from leaderboard.board import validate_submission as _validate
-
-    return _validate(path)
-
-
-def build_leaderboard(root: Path) -> Path:
-    """Regenerate ``root/README.md``; see leaderboard.board.build_leaderboard."""
-    from leaderboard.board import build_leaderboard as _build
-
-    return _build(root)

@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 
 import harness.runs.cell as runner
-from harness.common.files import write_json
 from harness.config import ExperimentConfig
+from harness.runs.store import RunRecord
 
 LOG = "executions.jsonl"
 
@@ -33,7 +33,7 @@ def _stub_pipeline(cfg: ExperimentConfig, run: Any, console: Console) -> None:
     if cfg.name == "die":
         os._exit(3)
     time.sleep(float(cfg.task_options.get("sleep", 0)))
-    write_json(run.path / "summary.json", runner.summary_record(cfg))
+    run.write_record(RunRecord.from_config(cfg))
     record = {"cell": cfg.cell_id(), "pid": os.getpid(), "start": start, "end": time.time()}
     with open(Path(cfg.output_dir) / LOG, "a") as log:  # O_APPEND: one line per write, across processes
         log.write(json.dumps(record) + "\n")

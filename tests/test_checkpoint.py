@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from harness.config import Training
+from harness.runs import store
 from harness.runs.store import RunDir
 from harness.training import checkpoint
 from harness.training.loop import train_projector
@@ -125,16 +126,16 @@ def test_damaged_checkpoint_is_ignored(setup, tmp_path: Path):
 
 def test_reset_keeps_the_checkpoint_of_an_unfinished_cell(tmp_path: Path):
     run = RunDir(tmp_path / "cell")
-    (run.path / checkpoint.NAME).mkdir(parents=True)
-    (run.path / checkpoint.NAME / checkpoint.STATE).write_text("state")
+    (run.path / store.CHECKPOINT).mkdir(parents=True)
+    (run.path / store.CHECKPOINT / checkpoint.STATE).write_text("state")
     (run.path / "train_log.jsonl").write_text("half\n")
-    checkpoint.reset_keeping_checkpoint(run)
-    assert sorted(p.name for p in run.path.iterdir()) == [checkpoint.NAME]
-    assert (run.path / checkpoint.NAME / checkpoint.STATE).read_text() == "state"
+    run.reset_keeping_checkpoint()
+    assert sorted(p.name for p in run.path.iterdir()) == [store.CHECKPOINT]
+    assert (run.path / store.CHECKPOINT / checkpoint.STATE).read_text() == "state"
     # A process killed while the folder was set aside: the next reset puts it back.
-    aside = tmp_path / f".cell.{checkpoint.NAME}"
-    (run.path / checkpoint.NAME).rename(aside)
-    checkpoint.reset_keeping_checkpoint(run)
-    assert (run.path / checkpoint.NAME / checkpoint.STATE).read_text() == "state" and not aside.exists()
-    checkpoint.discard(run.path)
-    assert not (run.path / checkpoint.NAME).exists()
+    aside = tmp_path / f".cell.{store.CHECKPOINT}"
+    (run.path / store.CHECKPOINT).rename(aside)
+    run.reset_keeping_checkpoint()
+    assert (run.path / store.CHECKPOINT / checkpoint.STATE).read_text() == "state" and not aside.exists()
+    run.discard_checkpoint()
+    assert not (run.path / store.CHECKPOINT).exists()

@@ -52,10 +52,10 @@ def test_a_rule_can_be_mixed_into_the_other_profile_and_explicit_training_wins()
 
 
 def test_resolved_rules_round_trip_through_config_toml(tmp_path):
-    from harness.runs.store import write_config
+    from harness.runs.store import RunDir
 
     cfg = ExperimentConfig(preset="paper-text", rules={"split": "floor"}, seed=3)
-    write_config(tmp_path / "config.toml", cfg)
+    RunDir(tmp_path).write_config(cfg)
     text = (tmp_path / "config.toml").read_text()
     assert 'split = "floor"' in text and 'ablation_unit = "mappings"' in text
     again = load_grid(tmp_path / "config.toml").cells()

@@ -14,7 +14,7 @@ from scipy import stats as sps
 
 from harness.errors import UserError
 from harness.report.build import report
-from harness.report.published import file_role, hypernym_depths, import_published, parse_run_name
+from harness.report.published import file_role, import_published, parse_run_name, published_taxonomy
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "leaderboard" / "published"
 SUBSET_FILES = [
@@ -117,10 +117,10 @@ def test_file_roles():
         file_role(Path("mystery_f1_scores.csv"))
 
 
-def test_depths_from_taxonomy():
-    d = hypernym_depths(PUBLISHED / "things" / "leaf_hypernyms.tsv")
-    assert len(d) == 53
-    assert d["animal"] == 1 and d["bird"] == 2 and d["mammal"] == 2 and d["food"] == 1
+def test_published_runs_carry_the_papers_depths():
+    depths = published_taxonomy().depths
+    assert len(depths) == 53 and sorted(depths.values()).count(1) == 41
+    assert (depths["clothing"], depths["animal"], depths["bird"]) == (3, 2, 1)
 
 
 @pytest.fixture(scope="module")

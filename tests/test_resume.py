@@ -17,6 +17,7 @@ import pytest
 import tomli_w
 
 from harness.errors import UserError
+from harness.runs import store
 from harness.runs.store import DONE
 from harness.training import checkpoint
 from tests.conftest import run_cli
@@ -59,7 +60,7 @@ def kill_mid_training(grid: Path, out: Path, timeout: float = 60.0) -> tuple[dic
             busy = [
                 c
                 for c in (cells(out) if out.exists() else [])
-                if not (c / DONE).is_file() and (c / checkpoint.NAME / checkpoint.STATE).is_file()
+                if not (c / DONE).is_file() and (c / store.CHECKPOINT / checkpoint.STATE).is_file()
             ]
             if done and busy:
                 stamps = {
@@ -96,12 +97,12 @@ def test_grid_resumes_after_sigkill(tmp_path: Path):
         assert Path(path).stat().st_mtime_ns == mtime, path
     for cell in cells(resumed):
         assert (cell / DONE).is_file() and not (cell / "FAILED").exists()
-        assert not (cell / checkpoint.NAME).exists()  # removed once the cell is DONE
+        assert not (cell / store.CHECKPOINT).exists()  # removed once the cell is DONE
         for name in RESULTS:
             pd.testing.assert_frame_equal(
                 pd.read_parquet(cell / name), pd.read_parquet(reference / cell.name / name), check_exact=True
             )
-    assert not [p for p in resumed.iterdir() if p.name.endswith(f".{checkpoint.NAME}")]
+    assert not [p for p in resumed.iterdir() if p.name.endswith(f".{store.CHECKPOINT}")]
 
     # The killed cell's training went on from its checkpoint rather than from scratch.
     for cell in killed:

@@ -8,22 +8,25 @@ the file (``taxobench report --strict``: an error), never read half-way or publi
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
 from harness.errors import UserError
-from harness.runs.store import DONE, RunDir
+from harness.plugin.options import format_validation_error
+from harness.protocol.questions import SUBSETS
+from harness.runs import store
+from harness.runs.store import DONE, RunDir, RunRecord
 
-MODEL_KEYS = ["source", "task", "encoder", "backbone", "init"]
-COND_KEYS = ["ablation_kind", "ablation_level", "shuffle"]
+MODEL_KEYS = store.MODEL_KEYS
+COND_KEYS = store.CONDITION_KEYS
 SUMMARY_KEYS = ["run_id", *MODEL_KEYS, *COND_KEYS, "seed", "reference"]
 METRIC_COLUMNS = ["subset", "category", "depth", "f1", "majority_f1"]
-SUBSETS = ("leaf", "seen", "unseen")
+
 
 
 @dataclass
@@ -77,21 +80,12 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
 
 def summary_row(summary: dict, run_key: str) -> dict:
-    row = {k: summary.get(k) for k in SUMMARY_KEYS}
-    row["source"] = row["source"] or "taxobench"
-    row["task"] = row["task"] or "unknown"
-    row["init"] = row["init"] or "pretrained"
-    row["run_key"] = run_key
-    missing = [k for k in ("encoder", "backbone", "ablation_kind", "shuffle", "seed") if row.get(k) is None]
-    if missing:
-        raise BadRun(f"{run_key}: summary.json lacks {', '.join(missing)}")
-    level = row["ablation_level"]
-    if isinstance(level, bool) or not isinstance(level, int | float) or not math.isfinite(level):
-        raise BadRun(f"{run_key}: summary.json ablation_level {level!r} is not a finite number")
-    if isinstance(row["seed"], bool) or not isinstance(row["seed"], int):
-        raise BadRun(f"{run_key}: summary.json seed {row['seed']!r} is not an integer")
-    row["ablation_level"] = float(level)
-    return row
+    """The run's record (:class:`harness.runs.store.RunRecord`) as a row, keyed by ``run_key``."""
+    try:
+        record = RunRecord.model_validate(summary)
+    except ValidationError as exc:
+        raise BadRun(format_validation_error(exc, f"{run_key}: summary.json does not hold up:")) from None
+    return {**{k: getattr(record, k) for k in SUMMARY_KEYS}, "run_key": run_key}
 
 
 OPTIONAL_SCORES = {"majority_f1"}  # may be missing (NaN); every other score must be present

@@ -19,8 +19,11 @@ import pandas as pd
 
 from harness.common.files import sha256_file, write_json, write_text
 from harness.errors import UserError
+from harness.plugin.contracts import TaskData
+from harness.plugin.registry import default_registry
+from harness.runs import store
 from harness.runs.manifest import package_versions
-from harness.runs.store import RunDir
+from harness.runs.store import RunDir, RunRecord
 
 REFERENCE = "Xu et al. 2026, published"
 SOURCE_URL = "github.com/sally-xu-42/cross-modal-taxonomic-gen (results/, MIT)"
@@ -159,31 +162,16 @@ def file_role(path: Path) -> tuple[str, str] | None:
     raise UserError(f"{path.name}: cannot tell the subset (expected *_leaf_*, *_seen_* or *_unseen_*)")
 
 
-def default_taxonomy(src: Path) -> Path:
-    """The THINGS taxonomy: ``src/things/leaf_hypernyms.tsv`` if present, else the copy in leaderboard/."""
-    local = src / "things" / "leaf_hypernyms.tsv"
-    if local.is_file():
-        return local
-    return (
-        Path(__file__).resolve().parent.parent / "leaderboard" / "published" / "things" / "leaf_hypernyms.tsv"
-    )
-
-
-def hypernym_depths(taxonomy: Path) -> dict[str, int]:
-    """Depth of each hypernym (1 = top): 1 + the longest chain of hypernyms whose leaf sets strictly
-    contain its own.  (Derived from the leaf sets; see docs/leaderboard.md for how this differs from
-    the paper's 41/9/3 split.)"""
-    tax = pd.read_csv(taxonomy, sep="\t")
-    sets = {h: frozenset(g["leaf"]) for h, g in tax.groupby("hypernym")}
-    memo: dict[str, int] = {}
-
-    def depth(h: str) -> int:
-        if h not in memo:
-            parents = [p for p in sets if p != h and sets[h] < sets[p]]
-            memo[h] = 1 + max((depth(p) for p in parents), default=0)
-        return memo[h]
-
-    return {h: depth(h) for h in sets}
+def published_taxonomy() -> TaskData:
+    """The THINGS taxonomy the published runs use, from the registered ``things`` task under the
+    paper-code profile (the paper's depths: 41 / 9 / 3)."""
+    registry = default_registry()
+    options = {"profile": "paper-code"} if registry.accepts("tasks", "things", "profile") else {}
+    task = registry.create("tasks", "things", **options)
+    describe = getattr(task, "taxonomy_data", None)
+    if describe is None:
+        raise UserError("the installed 'things' task cannot give its taxonomy without images")
+    return describe()
 
 
 def canonical_category(name: str, subset: str, leaves: set[str]) -> str:
@@ -206,7 +194,7 @@ def _read_scores(path: Path) -> pd.DataFrame:
     return df.set_index("run_name")
 
 
-def import_published(src: Path, out: Path, taxonomy: Path | None = None) -> int:
+def import_published(src: Path, out: Path) -> int:
     """Convert the published CSVs in ``src`` into run directories under ``out``; returns how many runs.
 
     Every run name must follow the grammar (UserError otherwise, naming the file and the row).
@@ -217,12 +205,22 @@ def import_published(src: Path, out: Path, taxonomy: Path | None = None) -> int:
     files = sorted(src.glob("*_f1_scores.csv"))
     if not files:
         raise UserError(f"{src}: no *_f1_scores.csv files (the paper's results/ folder)")
-    taxonomy = taxonomy or default_taxonomy(src)
-    if not taxonomy.is_file():
-        raise UserError(f"THINGS taxonomy not found: {taxonomy}")
-    depths = hypernym_depths(taxonomy)
-    leaves = set(pd.read_csv(taxonomy, sep="\t")["leaf"])
+    taxonomy = published_taxonomy()
+    guesses, scores, parsed = read_published(files, set(taxonomy.leaves))
+    coherence = _published_coherence(src)
+    provenance = {"hashes": {p.name: sha256_file(p) for p in files}, "versions": package_versions()}
+    out.mkdir(parents=True, exist_ok=True)
+    for name in sorted(scores):
+        run = parsed[name]
+        metrics = run_metrics(run, scores[name], guesses, taxonomy.depths)
+        files_used = sorted({f for _, f in scores[name].values()})
+        _write_run(out / name, run, metrics, coherence.get(run.shuffle), files_used, provenance)
+    _write_probes(src, out)
+    return len(scores)
 
+
+def read_published(files: list[Path], leaves: set[str]):
+    """(guess rows by subset and name, per run the (row, file) of each subset, parsed run names)."""
     guesses: dict[str, dict[str, pd.Series]] = {"leaf": {}, "hyp": {}}
     scores: dict[str, dict[str, tuple[pd.Series, str]]] = {}  # run -> subset -> (row, file)
     parsed: dict[str, RunName] = {}
@@ -248,35 +246,29 @@ def import_published(src: Path, out: Path, taxonomy: Path | None = None) -> int:
                     f"run {name!r} has {subset} scores in both {per_run[subset][1]} and {path.name}"
                 )
             per_run[subset] = (row, path.name)
+    return guesses, scores, parsed
 
-    coherence = _published_coherence(src)
-    provenance = {"hashes": {p.name: sha256_file(p) for p in files}, "versions": package_versions()}
-    out.mkdir(parents=True, exist_ok=True)
-    for name in sorted(scores):
-        run = parsed[name]
-        frames = []
-        for subset, (row, _file) in sorted(scores[name].items()):
-            guess = guesses["leaf" if subset == "leaf" else "hyp"].get(run.guess_key(subset))
-            f1 = pd.to_numeric(row, errors="coerce").dropna()
-            frame = pd.DataFrame(
-                {"subset": subset, "category": f1.index.astype(str), "f1": f1.to_numpy(float)}
-            )
-            frame["depth"] = 0 if subset == "leaf" else frame["category"].map(depths).astype("Int64")
-            frame["n_yes"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-            frame["n_no"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-            frame["majority_f1"] = (
-                frame["category"].map(pd.to_numeric(guess, errors="coerce")).astype(float)
-                if guess is not None
-                else float("nan")
-            )
-            frames.append(frame)
-        metrics = pd.concat(frames, ignore_index=True)[
-            ["subset", "category", "depth", "n_yes", "n_no", "f1", "majority_f1"]
-        ]
-        files_used = sorted({f for _, f in scores[name].values()})
-        _write_run(out / name, run, metrics, coherence.get(run.shuffle), files_used, provenance)
-    _write_probes(src, out)
-    return len(scores)
+
+def run_metrics(
+    run: RunName,
+    subsets: dict[str, tuple[pd.Series, str]],
+    guesses: dict[str, dict[str, pd.Series]],
+    depths: dict[str, int],
+) -> pd.DataFrame:
+    """One run's metrics.parquet rows from its published per-category F1 and majority baselines."""
+    frames = []
+    for subset, (row, _file) in sorted(subsets.items()):
+        guess = guesses["leaf" if subset == "leaf" else "hyp"].get(run.guess_key(subset))
+        f1 = pd.to_numeric(row, errors="coerce").dropna()
+        frame = pd.DataFrame({"subset": subset, "category": f1.index.astype(str), "f1": f1.to_numpy(float)})
+        frame["depth"] = 0 if subset == "leaf" else frame["category"].map(depths).astype("Int64")
+        frame["n_yes"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame["n_no"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        majority = frame["category"].map(pd.to_numeric(guess, errors="coerce")) if guess is not None else None
+        frame["majority_f1"] = majority.astype(float) if majority is not None else float("nan")
+        frames.append(frame)
+    columns = ["subset", "category", "depth", "n_yes", "n_no", "f1", "majority_f1"]
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def _published_coherence(src: Path) -> dict[str, pd.DataFrame]:
@@ -318,26 +310,27 @@ def _write_run(
     provenance: dict,
 ) -> None:
     _prepare_dir(path)
-    summary = {
-        "run_id": run.name,
-        "task": "things",
-        "encoder": run.encoder,
-        "backbone": run.backbone,
-        "init": run.init,
-        "ablation_kind": run.ablation_kind,
-        "ablation_level": run.ablation_level,
-        "shuffle": run.shuffle,
-        "seed": run.seed,
-        "source": "published",
-        "reference": REFERENCE,
-        "published_name": run.name,
-    }
-    metrics.to_parquet(path / "metrics.parquet", index=False)
+    record = RunRecord(
+        run_id=run.name,
+        task="things",
+        encoder=run.encoder,
+        backbone=run.backbone,
+        init=run.init,
+        ablation_kind=run.ablation_kind,
+        ablation_level=run.ablation_level,
+        shuffle=run.shuffle,
+        seed=run.seed,
+        source="published",
+        reference=REFERENCE,
+        published_name=run.name,
+    )
+    run_dir = RunDir(path)
+    run_dir.write_parquet(store.METRICS, metrics)
     if coherence is not None:
-        coherence.to_parquet(path / "coherence.parquet", index=False)
-    write_json(path / "summary.json", summary)
+        run_dir.write_parquet(store.COHERENCE, coherence)
+    run_dir.write_record(record)
     write_json(
-        path / "manifest.json",
+        path / store.MANIFEST,
         {
             "source": "published",
             "reference": REFERENCE,
@@ -347,8 +340,8 @@ def _write_run(
             "versions": provenance["versions"],
         },
     )
-    write_text(path / "config.toml", _config_toml(run))
-    RunDir(path).mark_done()
+    write_text(path / store.CONFIG, _config_toml(run))
+    run_dir.mark_done()
 
 
 def _config_toml(run: RunName) -> str:

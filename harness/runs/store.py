@@ -1,26 +1,82 @@
 """The run store: one directory per cell, named by the cell's config hash; finished only with DONE.
 
-``DONE`` is written last and lists every output file of the cell with its size and sha256, so a finished
-cell proves it is whole: :meth:`RunDir.damage` re-checks them (``taxobench run`` redoes a damaged cell,
-``taxobench report`` skips it).
+It owns the run record (:class:`RunRecord`, the ``summary.json`` every run has, taxobench's or a published
+one) and the run-directory layout (the file names below): the cell runner, the published import, report
+loading, checkpoints and the leaderboard all go through it.  ``DONE`` is written last and lists every output
+file of the cell with its size and sha256, so a finished cell proves it is whole: :meth:`RunDir.damage`
+re-checks them (``taxobench run`` redoes a damaged cell, ``taxobench report`` skips it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from harness.common.files import sha256_file, write_text
+from harness.common.files import sha256_file, write_atomic, write_json, write_text
 from harness.config import ExperimentConfig
 
+# The run-directory layout.
+CONFIG = "config.toml"  # the resolved config, a file ``taxobench run`` accepts
+SUMMARY = "summary.json"  # the RunRecord
+MANIFEST = "manifest.json"  # what produced the run
+QUESTIONS = "questions.parquet"  # the QuestionSet's rows ...
+QUESTIONSET = "questionset.json"  # ... and its meta
+TRAIN_LOG = "train_log.jsonl"
+PREDICTIONS = "predictions.parquet"
+METRICS = "metrics.parquet"  # per (subset, category): f1, majority_f1, ...
+COHERENCE = "coherence.parquet"
+PROBE = "probe.parquet"  # probe directories: per (variant, category) F1
+CHECKPOINT = "checkpoint"  # a folder: the training state after each epoch, removed once DONE
 DONE = "DONE"
 FAILED = "FAILED"
 DONE_FORMAT = 1
+
+
+class RunRecord(BaseModel):
+    """The summary of one run: the model and condition it measured (``summary.json``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    task: str = "unknown"
+    encoder: str
+    backbone: str
+    init: Literal["pretrained", "random"] = "pretrained"
+    ablation_kind: Literal["random", "systematic"]
+    ablation_level: float = Field(ge=0, allow_inf_nan=False)
+    shuffle: str
+    seed: StrictInt
+    source: str = "taxobench"
+    reference: str | None = None
+    published_name: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: ExperimentConfig) -> RunRecord:
+        return cls(
+            run_id=cfg.cell_id(),
+            task=cfg.task,
+            encoder=cfg.encoder,
+            backbone=cfg.backbone,
+            init=cfg.init,
+            ablation_kind=cfg.ablation.kind,
+            ablation_level=cfg.ablation.level,
+            shuffle=cfg.shuffle,
+            seed=cfg.seed,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+MODEL_KEYS = ["source", "task", "encoder", "backbone", "init"]  # what identifies a model on the board
+CONDITION_KEYS = ["ablation_kind", "ablation_level", "shuffle"]  # ... and a condition
 
 
 def output_files(path: Path) -> list[Path]:
@@ -89,22 +145,34 @@ class RunDir:
         """Withdraw DONE from a damaged cell, so it is redone (its files are replaced then)."""
         (self.path / DONE).unlink(missing_ok=True)
 
-    def summary(self) -> dict[str, Any]:
-        return json.loads((self.path / "summary.json").read_text())
+    def reset_keeping_checkpoint(self) -> None:
+        """:meth:`reset` (an unfinished cell is redone from scratch) that keeps its training checkpoint.
 
+        The folder is moved to a hidden sibling meanwhile; if the process dies in between, the next call
+        finds it there and puts it back.
+        """
+        inside = self.path / CHECKPOINT
+        aside = self.path.parent / f".{self.path.name}.{CHECKPOINT}"
+        if inside.is_dir() and not self.done:
+            shutil.rmtree(aside, ignore_errors=True)
+            os.replace(inside, aside)
+        self.reset()
+        if aside.is_dir():
+            if self.done:
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.replace(aside, inside)
 
-def write_config(path: Path, cfg: ExperimentConfig) -> None:
-    """The resolved config as TOML (a file ``taxobench run`` accepts)."""
-    write_text(path, tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True)))
+    def discard_checkpoint(self) -> None:
+        """Remove a finished cell's checkpoint (its results are final)."""
+        shutil.rmtree(self.path / CHECKPOINT, ignore_errors=True)
 
+    def write_record(self, record: RunRecord) -> None:
+        write_json(self.path / SUMMARY, record.to_json())
 
-def finished_runs(roots: list[Path]) -> list[Path]:
-    """Every finished run directory at or below the given paths."""
-    out: set[Path] = set()
-    for root in roots:
-        root = Path(root)
-        if (root / DONE).is_file():
-            out.add(root)
-        elif root.is_dir():
-            out.update(p.parent for p in root.rglob(DONE))
-    return sorted(out)
+    def write_config(self, cfg: ExperimentConfig) -> None:
+        """The resolved config as TOML (a file ``taxobench run`` accepts)."""
+        write_text(self.path / CONFIG, tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True)))
+
+    def write_parquet(self, name: str, frame: Any) -> None:
+        write_atomic(self.path / name, lambda tmp: frame.to_parquet(tmp, index=False))

@@ -4,17 +4,15 @@ One file, ``<run_dir>/checkpoint/state.pt``, replaced atomically after every epo
 learning-rate schedule and grad-scaler states, the torch RNG states, the epochs and optimiser steps done,
 and the training log so far.  It carries a key naming what was being trained (config, seed, backbone,
 data); a checkpoint with another key, or an unreadable one, is ignored with a warning and training starts
-afresh.  Resumed training on CPU gives a bit-identical projector (tests/test_checkpoint.py).  The runner
-keeps the folder when it redoes an unfinished cell (:func:`reset_keeping_checkpoint`) and removes it once
-the cell is DONE (:func:`discard`).
+afresh.  Resumed training on CPU gives a bit-identical projector (tests/test_checkpoint.py).  The run
+store keeps the folder when it redoes an unfinished cell (``RunDir.reset_keeping_checkpoint``) and removes
+it once the cell is DONE (``RunDir.discard_checkpoint``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,10 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.common.files import write_atomic
-from harness.runs.store import RunDir
 
 FORMAT = 1
-NAME = "checkpoint"  # the folder inside a run directory
 STATE = "state.pt"
 
 
@@ -111,27 +107,3 @@ def load(directory: Path, key: str, parts: Mapping[str, Stateful]) -> Resumed | 
         obj.load_state_dict(state["states"][name])
     _set_rng_state(state["rng"])
     return Resumed(epoch=state["epoch"], step=state["step"], log=list(state["log"]))
-
-
-def reset_keeping_checkpoint(run: RunDir) -> None:
-    """``run.reset()`` (an unfinished cell is redone from scratch) that keeps its training checkpoint.
-
-    The folder is moved to a hidden sibling meanwhile; if the process dies in between, the next call
-    finds it there and puts it back.
-    """
-    inside = run.path / NAME
-    aside = run.path.parent / f".{run.path.name}.{NAME}"
-    if inside.is_dir() and not run.done:
-        shutil.rmtree(aside, ignore_errors=True)
-        os.replace(inside, aside)
-    run.reset()
-    if aside.is_dir():
-        if run.done:
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.replace(aside, inside)
-
-
-def discard(run_path: Path) -> None:
-    """Remove a finished cell's checkpoint (its results are final)."""
-    shutil.rmtree(Path(run_path) / NAME, ignore_errors=True)
