@@ -231,59 +231,92 @@ def scored_rows(questions: pd.DataFrame, listed: list[str] | None = None) -> pd.
     return has_yes & ~((subset == "unseen") & ~in_list) & ~((subset == "seen") & in_list)
 
 
-def build_question_set(
-    data: TaskData, cfg: ExperimentConfig, shuffle: Shuffle, template: str = DEFAULT_TEMPLATE
-) -> QuestionSet:
-    """The cell's QuestionSet (see the module docstring for the rules)."""
-    check_data(data)
-    data = sample_leaves(data, cfg.data.max_leaves)
-    seed, k = cfg.data_seed, cfg.data.negatives_per_positive
-    leaves, hypernyms = data.leaves, data.derived
-    leaf_index = {leaf: i for i, leaf in enumerate(leaves)}
-    split_of = split_images(
-        data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf, rule=cfg.rules.split
-    )
-    mapping, shuffle_info = apply_shuffle(shuffle, data, seed)
-    removed, ablation_info = removed_mappings(data, cfg.ablation, seed, unit=cfg.rules.ablation_unit)
-    removed_set = set(removed)
-    leaves_named: dict[str, list[int]] = {}
-    for i, leaf in enumerate(leaves):
-        leaves_named.setdefault(data.surface(leaf), []).append(i)
+class NegativeSampler:
+    """Per image, its pairs: the label leaf with negatives from the other leaves, and each hypernym of the
+    label with negatives from the hypernyms that do not apply (never a true statement; see the module
+    docstring), drawn with ``derive_rng(seed, "negatives", image)``."""
 
+    def __init__(self, data: TaskData, seed: int, k: int) -> None:
+        self.data, self.seed, self.k = data, seed, k
+        self.leaves, self.hypernyms = data.leaves, data.derived
+        self.leaf_index = {leaf: i for i, leaf in enumerate(self.leaves)}
+        self.leaves_named: dict[str, list[int]] = {}
+        for i, leaf in enumerate(self.leaves):
+            self.leaves_named.setdefault(data.surface(leaf), []).append(i)
+
+    def pairs(self, ref: str, label: str) -> list[tuple[str, str, list[str]]]:
+        """(kind, positive, negatives) of each pair of ``ref``, an image labelled ``label``."""
+        data, rng = self.data, derive_rng(self.seed, "negatives", ref)
+        applies = set(data.relations.get(label, ()))
+        true_names = {data.surface(label), *(data.surface(h) for h in applies)}
+        named = (i for n in true_names for i in self.leaves_named.get(n, ()))
+        excluded = sorted({self.leaf_index[label], *named})
+        out = [("leaf", label, _sample_except(rng, self.leaves, excluded, self.k))]
+        candidates = [h for h in self.hypernyms if h not in applies and data.surface(h) not in true_names]
+        pool = _Pool(rng, candidates)
+        out += [("hypernym", h, pool.draw(self.k)) for h in sorted(applies)]
+        return out
+
+
+def question_rows(
+    data: TaskData,
+    split_of: dict[str, tuple[str, str]],
+    mapping: dict[str, str],
+    removed: set[tuple[str, str]],
+    sampler: NegativeSampler,
+    template: str,
+) -> pd.DataFrame:
+    """Every image's questions (steps 3-4 of the module docstring), typed, ``scored`` all True."""
     cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     order = {s: i for i, s in enumerate(SPLITS)}
     pair = 0
     for ref in sorted(split_of, key=lambda r: (order[split_of[r][0]], r)):
         split, image_leaf = split_of[ref]
         label = mapping[image_leaf]
-        rng = derive_rng(seed, "negatives", ref)
-        applies = set(data.relations.get(label, ()))
-        true_names = {data.surface(label), *(data.surface(h) for h in applies)}
-        excluded = sorted({leaf_index[label], *(i for n in true_names for i in leaves_named.get(n, ()))})
-        groups = [("leaf", label, "leaf", _sample_except(rng, leaves, excluded, k))]
-        pool = _Pool(rng, [h for h in hypernyms if h not in applies and data.surface(h) not in true_names])
-        for h in sorted(applies):
-            subset = "unseen" if (label, h) in removed_set else "seen"
-            groups.append(("hypernym", h, subset, pool.draw(k)))
-        for kind, positive, subset, negatives in groups:
+        for kind, positive, negatives in sampler.pairs(ref, label):
+            subset = "leaf" if kind == "leaf" else "unseen" if (label, positive) in removed else "seen"
             if not (split == "train" and subset == "unseen"):
                 asked = [(positive, data.question(template, ref, positive), True)]
                 asked += [(n, data.question(template, ref, n), False) for n in negatives]
                 asked += [(positive, text, False) for text in data.contrast_questions(ref, positive)]
                 for category, text, answer in asked:
-                    values = (split, ref, image_leaf, label, kind, subset, category, answer, pair)
-                    for col, value in zip(COLUMNS[:9], values, strict=True):
+                    depth = 0 if kind == "leaf" else data.depths[category]
+                    values = (
+                        split,
+                        ref,
+                        image_leaf,
+                        label,
+                        kind,
+                        subset,
+                        category,
+                        answer,
+                        pair,
+                        text,
+                        depth,
+                    )
+                    for col, value in zip(COLUMNS[:11], values, strict=True):
                         cols[col].append(value)
-                    cols["question"].append(text)
-                    cols["depth"].append(0 if kind == "leaf" else data.depths[category])
             pair += 1
-
     cols["scored"] = [True] * len(cols["split"])
     questions = pd.DataFrame(cols, columns=list(COLUMNS))
     dtypes = {c: "str" for c in COLUMNS}
-    questions = questions.astype(
-        {**dtypes, "answer": bool, "pair": "int64", "depth": "int64", "scored": bool}
+    return questions.astype({**dtypes, "answer": bool, "pair": "int64", "depth": "int64", "scored": bool})
+
+
+def build_question_set(
+    data: TaskData, cfg: ExperimentConfig, shuffle: Shuffle, template: str = DEFAULT_TEMPLATE
+) -> QuestionSet:
+    """The cell's QuestionSet (see the module docstring for the rules)."""
+    check_data(data)
+    data = sample_leaves(data, cfg.data.max_leaves)
+    seed = cfg.data_seed
+    split_of = split_images(
+        data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf, rule=cfg.rules.split
     )
+    mapping, shuffle_info = apply_shuffle(shuffle, data, seed)
+    removed, ablation_info = removed_mappings(data, cfg.ablation, seed, unit=cfg.rules.ablation_unit)
+    sampler = NegativeSampler(data, seed, cfg.data.negatives_per_positive)
+    questions = question_rows(data, split_of, mapping, set(removed), sampler, template)
     if cfg.rules.scored == "with-yes":
         listed = ablation_info.get("hypernyms") if cfg.ablation.kind == "systematic" else None
         questions["scored"] = scored_rows(questions, listed)
@@ -304,8 +337,8 @@ def build_question_set(
             "info": shuffle_info,
         },
         "fixed_points": _fixed_points(mapping),
-        "n_leaves": len(leaves),
-        "n_hypernyms": len(hypernyms),
+        "n_leaves": len(data.leaves),
+        "n_hypernyms": len(data.derived),
         "counts": qs.counts().to_dict(orient="records"),
     }
     return qs

@@ -28,7 +28,6 @@ SUMMARY_KEYS = ["run_id", *MODEL_KEYS, *COND_KEYS, "seed", "reference"]
 METRIC_COLUMNS = ["subset", "category", "depth", "f1", "majority_f1"]
 
 
-
 @dataclass
 class RunData:
     """Everything the report reads: one row per (run, subset, category) in ``metrics``."""
