@@ -330,11 +330,8 @@ def _version() -> str:
     return f"taxobench {package_versions()['taxobench']}" + (f" (commit {commit})" if commit else "")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taxobench", description=__doc__)
-    parser.add_argument("--version", action="version", version=_version())
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_inspect_commands(sub: argparse._SubParsersAction) -> None:
+    """plugins, protocol build, task show, assets fetch."""
     p = sub.add_parser("plugins", help="list installed plugins of every kind")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_plugins)
@@ -346,6 +343,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="output directory (default ./questionsets)")
     b.set_defaults(func=cmd_protocol_build)
 
+    p = sub.add_parser("task", help="inspect a task plugin")
+    tsub = p.add_subparsers(dest="action", required=True)
+    t = tsub.add_parser("show", help="a task's leaves and derived labels with their depth and leaf counts")
+    t.add_argument("task", help="task plugin, NAME[:ARG]")
+    t.add_argument("--preset", default="paper-code", choices=["paper-code", "paper-text"])
+    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    t.set_defaults(func=cmd_task_show)
+
+    p = sub.add_parser("assets", help="fetch a task's data files")
+    asub = p.add_subparsers(dest="action", required=True)
+    f = asub.add_parser("fetch", help="download a task's assets once into the cache")
+    f.add_argument("task")
+    f.add_argument("--dest", help="target directory (default: the user cache)")
+    f.set_defaults(func=cmd_assets_fetch)
+
+
+def _add_run_commands(sub: argparse._SubParsersAction) -> None:
+    """run and probe."""
     p = sub.add_parser("run", help="run every unfinished cell of a config or grid")
     _config_arguments(p)
     p.add_argument("--out", help="output root (overrides output_dir)")
@@ -374,21 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output root (overrides output_dir)")
     p.set_defaults(func=cmd_probe)
 
-    p = sub.add_parser("task", help="inspect a task plugin")
-    tsub = p.add_subparsers(dest="action", required=True)
-    t = tsub.add_parser("show", help="a task's leaves and derived labels with their depth and leaf counts")
-    t.add_argument("task", help="task plugin, NAME[:ARG]")
-    t.add_argument("--preset", default="paper-code", choices=["paper-code", "paper-text"])
-    t.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    t.set_defaults(func=cmd_task_show)
 
-    p = sub.add_parser("assets", help="fetch a task's data files")
-    asub = p.add_subparsers(dest="action", required=True)
-    f = asub.add_parser("fetch", help="download a task's assets once into the cache")
-    f.add_argument("task")
-    f.add_argument("--dest", help="target directory (default: the user cache)")
-    f.set_defaults(func=cmd_assets_fetch)
-
+def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+    """report, table, import-published, leaderboard validate/build."""
     p = sub.add_parser("report", help="aggregate run directories into a leaderboard")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", required=True)
@@ -419,6 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
     bl = lsub.add_parser("build", help="regenerate leaderboard/README.md from accepted submissions")
     bl.add_argument("--root", default="leaderboard")
     bl.set_defaults(func=cmd_leaderboard_build)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taxobench", description=__doc__)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_inspect_commands(sub)
+    _add_run_commands(sub)
+    _add_report_commands(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ import io
 import math
 import textwrap
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -352,76 +353,70 @@ def _series_style(init: str, shuffle: str, index: int) -> tuple[str, str]:
     return RANDOM_INIT_GREYS[index % len(RANDOM_INIT_GREYS)], f"{init}-init LM, {shuffle_label(shuffle)}"
 
 
-def headline_figure(rows: pd.DataFrame, out: Path) -> Result:
-    """The headline: held-out-hypernym macro F1 at 100 % ablation for each model (encoder + backbone),
-    every label condition and the random-init LM side by side, with 95 % CIs, the majority baseline
-    (dashed) and the leaf precondition (hatched bars marked ⚠ where leaf F1 < 80)."""
-    groups = headline_groups(rows)[:MAX_PANELS]
-    if not groups:
-        return None, "no held-out-hypernym results at 100 % random ablation"
-    series = _headline_series(groups)
-    # x in bar slots: each model group max(bars, 2.5) slots wide, HEADLINE_GAP slots between groups
-    bars_of = [
-        sorted([((r["init"], r["shuffle"]), r) for _, r in g.iterrows()], key=lambda t: series.index(t[0]))
-        for _label, g in groups
-    ]
-    widths = [max(len(b), 2.5) for b in bars_of]
-    starts = np.cumsum([0.0] + [w + HEADLINE_GAP for w in widths[:-1]])
-    centers = starts + np.array(widths) / 2
-    total = float(starts[-1] + widths[-1])
-    width_in = min(HEADLINE_MAX_WIDTH_IN, max(HEADLINE_WIDTH_IN, 1.2 + 0.36 * total))
-    height_in = HEADLINE_HEIGHT_IN + 0.15 * (width_in - HEADLINE_WIDTH_IN)
-    fig, ax = plt.subplots(figsize=(width_in, height_in), layout="constrained")
-    n_bars = sum(len(b) for b in bars_of)
-    styles, greys = {}, 0
-    for init, shuffle in series:
-        styles[init, shuffle] = _series_style(init, shuffle, greys)
-        greys += init != "pretrained"
-    handles: dict[str, object] = {
-        label: Patch(facecolor=color, edgecolor="black", linewidth=0.6) for color, label in styles.values()
-    }
-    flagged_any = False
-    for center, bars in zip(centers, bars_of, strict=True):
-        for j, (key, r) in enumerate(bars):
-            color, _name = styles[key]
-            x = center + j - (len(bars) - 1) / 2
-            y = float(r["macro_f1"])
-            lo, hi = float(r["ci_low"]), float(r["ci_high"])
-            flagged = r["leaf_precondition"] == "not met"
-            flagged_any |= flagged
-            err = None if math.isnan(lo) else [[y - lo], [hi - y]]
-            ax.bar(
-                x,
-                y,
-                0.9,
-                color=color,
-                edgecolor="black",
-                linewidth=0.6,
-                alpha=0.55 if flagged else 1.0,
-                hatch="///" if flagged else None,
-                yerr=err,
-                capsize=3,
-                error_kw={"elinewidth": 1.2},
-                zorder=2,
-            )
-            _majority_marks(ax, [x], 1.0, [r["majority_f1"]])
-            majority = float(r["majority_f1"])
-            top = max(v for v in (y, hi, majority) if not math.isnan(v))
-            text = " ".join(([FLAG] if flagged else []) + ([f"{y:.1f}"] if n_bars <= 24 else []))
-            if text:
-                ax.text(x, top + 1.5, text, ha="center", va="bottom", fontsize=9, zorder=5)
-    handles[MAJORITY_LABEL + " (dashed, per bar)"] = Line2D([], [], color="black", ls=(0, (4, 2)), lw=1.4)
-    if flagged_any:
-        handles[f"{FLAG} hatched: leaf F1 < {LEAF_THRESHOLD:g} (not interpretable)"] = Patch(
-            facecolor="white", edgecolor="black", hatch="///", linewidth=0.6
-        )
-    inch_per_slot = (width_in - 1.2) / total
+@dataclass
+class _HeadlineLayout:
+    """Where each model group of the headline figure sits: groups are max(bars, 2.5) bar slots wide,
+    HEADLINE_GAP slots apart; the figure widens with the slots up to HEADLINE_MAX_WIDTH_IN."""
+
+    bars_of: list[list[tuple[tuple[str, str], pd.Series]]]
+    widths: list[float]
+    centers: np.ndarray
+    total: float
+    width_in: float
+    height_in: float
+
+    @classmethod
+    def of(cls, groups: list[tuple[str, pd.DataFrame]], series: list[tuple[str, str]]) -> _HeadlineLayout:
+        def ordered(g: pd.DataFrame) -> list[tuple[tuple[str, str], pd.Series]]:
+            bars = [((r["init"], r["shuffle"]), r) for _, r in g.iterrows()]
+            return sorted(bars, key=lambda t: series.index(t[0]))
+
+        bars_of = [ordered(g) for _label, g in groups]
+        widths = [max(len(b), 2.5) for b in bars_of]
+        starts = np.cumsum([0.0] + [w + HEADLINE_GAP for w in widths[:-1]])
+        total = float(starts[-1] + widths[-1])
+        width_in = min(HEADLINE_MAX_WIDTH_IN, max(HEADLINE_WIDTH_IN, 1.2 + 0.36 * total))
+        height_in = HEADLINE_HEIGHT_IN + 0.15 * (width_in - HEADLINE_WIDTH_IN)
+        return cls(bars_of, widths, starts + np.array(widths) / 2, total, width_in, height_in)
+
+
+def _headline_bar(ax, x: float, r: pd.Series, color: str, label_values: bool) -> bool:
+    """One bar with its CI, majority mark and label; returns whether it is flagged (leaf F1 < 80)."""
+    y = float(r["macro_f1"])
+    lo, hi = float(r["ci_low"]), float(r["ci_high"])
+    flagged = r["leaf_precondition"] == "not met"
+    err = None if math.isnan(lo) else [[y - lo], [hi - y]]
+    ax.bar(
+        x,
+        y,
+        0.9,
+        color=color,
+        edgecolor="black",
+        linewidth=0.6,
+        alpha=0.55 if flagged else 1.0,
+        hatch="///" if flagged else None,
+        yerr=err,
+        capsize=3,
+        error_kw={"elinewidth": 1.2},
+        zorder=2,
+    )
+    _majority_marks(ax, [x], 1.0, [r["majority_f1"]])
+    top = max(v for v in (y, hi, float(r["majority_f1"])) if not math.isnan(v))
+    text = " ".join(([FLAG] if flagged else []) + ([f"{y:.1f}"] if label_values else []))
+    if text:
+        ax.text(x, top + 1.5, text, ha="center", va="bottom", fontsize=9, zorder=5)
+    return bool(flagged)
+
+
+def _headline_axes(ax, groups: list[tuple[str, pd.DataFrame]], layout: _HeadlineLayout) -> None:
+    """Ticks (model label and n per group), limits, grid, axis labels and title."""
+    inch_per_slot = (layout.width_in - 1.2) / layout.total
     ticks = [
         f"{_wrap(label, int(w * inch_per_slot * 12))}\nn = {_span(g['n_seeds'])} × {_span(g['n_categories'])}"
-        for (label, g), w in zip(groups, widths, strict=True)
+        for (label, g), w in zip(groups, layout.widths, strict=True)
     ]
-    ax.set_xticks(centers, ticks)
-    ax.set_xlim(-HEADLINE_GAP / 2, total + HEADLINE_GAP / 2)
+    ax.set_xticks(layout.centers, ticks)
+    ax.set_xlim(-HEADLINE_GAP / 2, layout.total + HEADLINE_GAP / 2)
     ax.set_ylim(0, 112)
     ax.set_yticks(range(0, 101, 20))
     ax.yaxis.grid(True, color="0.9", zorder=0)
@@ -434,13 +429,38 @@ def headline_figure(rows: pd.DataFrame, out: Path) -> Result:
         fontsize=12,
         loc="left",
     )
-    fig.legend(
-        list(handles.values()),
-        list(handles),
-        loc="outside lower center",
-        ncol=2,
-        frameon=False,
-    )
+
+
+def headline_figure(rows: pd.DataFrame, out: Path) -> Result:
+    """The headline: held-out-hypernym macro F1 at 100 % ablation for each model (encoder + backbone),
+    every label condition and the random-init LM side by side, with 95 % CIs, the majority baseline
+    (dashed) and the leaf precondition (hatched bars marked ⚠ where leaf F1 < 80)."""
+    groups = headline_groups(rows)[:MAX_PANELS]
+    if not groups:
+        return None, "no held-out-hypernym results at 100 % random ablation"
+    series = _headline_series(groups)
+    layout = _HeadlineLayout.of(groups, series)
+    fig, ax = plt.subplots(figsize=(layout.width_in, layout.height_in), layout="constrained")
+    label_values = sum(len(b) for b in layout.bars_of) <= 24
+    styles, greys = {}, 0
+    for init, shuffle in series:
+        styles[init, shuffle] = _series_style(init, shuffle, greys)
+        greys += init != "pretrained"
+    handles: dict[str, object] = {
+        label: Patch(facecolor=color, edgecolor="black", linewidth=0.6) for color, label in styles.values()
+    }
+    flagged_any = False
+    for center, bars in zip(layout.centers, layout.bars_of, strict=True):
+        for j, (key, r) in enumerate(bars):
+            x = center + j - (len(bars) - 1) / 2
+            flagged_any |= _headline_bar(ax, x, r, styles[key][0], label_values)
+    handles[MAJORITY_LABEL + " (dashed, per bar)"] = Line2D([], [], color="black", ls=(0, (4, 2)), lw=1.4)
+    if flagged_any:
+        handles[f"{FLAG} hatched: leaf F1 < {LEAF_THRESHOLD:g} (not interpretable)"] = Patch(
+            facecolor="white", edgecolor="black", hatch="///", linewidth=0.6
+        )
+    _headline_axes(ax, groups, layout)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=2, frameon=False)
     n = _n_text(pd.concat([g for _label, g in groups]), "hypernyms", "bar")
     caption = (
         "Headline: held-out-hypernym macro F1 at 100 % ablation per model and label condition, random-init "

@@ -108,27 +108,39 @@ def run_grid(
     console.print(f"{len(unique)} cells: {len(unique) - len(todo)} finished, {len(todo)} to run")
     if not todo:
         return 0
-    by_id = {cfg.cell_id(): cfg for cfg in todo}
-    counts = {"done": 0, "failed": 0, "elsewhere": 0}
-    started = time.monotonic()
+    # run_cell is module-level, so executors can ship it to other processes (pool, ray, slurm).
+    outcomes = runner.run(todo, run_cell, on_outcome=CellProgress(todo, console))
+    return _summarize(outcomes, unique, console)
 
-    def progress(outcome: CellOutcome) -> None:
+
+class CellProgress:
+    """Prints one line per settled cell: its state, what it was, the counts so far, elapsed time and ETA."""
+
+    def __init__(self, todo: Sequence[ExperimentConfig], console: Console):
+        self.by_id = {cfg.cell_id(): cfg for cfg in todo}
+        self.console = console
+        self.counts = {"done": 0, "failed": 0, "elsewhere": 0}
+        self.started = time.monotonic()
+
+    def __call__(self, outcome: CellOutcome) -> None:
         state = settled_state(outcome)
-        counts[state] += 1
-        settled = sum(counts.values())
+        self.counts[state] += 1
+        settled, total = sum(self.counts.values()), len(self.by_id)
         label = {"done": "[green]done[/green]", "failed": "[red]failed[/red]"}.get(
             state, "[yellow]running in another process[/yellow]"
         )
-        elapsed = time.monotonic() - started
-        eta = elapsed / settled * (len(todo) - settled)
-        console.print(
-            f"cell {settled}/{len(todo)} {label}: {describe(by_id[outcome.cell_id])}  "
-            f"[dim](done {counts['done']}, failed {counts['failed']}, left {len(todo) - settled}; "
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / settled * (total - settled)
+        self.console.print(
+            f"cell {settled}/{total} {label}: {describe(self.by_id[outcome.cell_id])}  "
+            f"[dim](done {self.counts['done']}, failed {self.counts['failed']}, left {total - settled}; "
             f"elapsed {_clock(elapsed)}, ETA {_clock(eta)})[/dim]"
         )
 
-    # run_cell is module-level, so executors can ship it to other processes (pool, ray, slurm).
-    outcomes = runner.run(todo, run_cell, on_outcome=progress)
+
+def _summarize(outcomes: Sequence[CellOutcome], cells: Sequence[ExperimentConfig], console: Console) -> int:
+    """The end message (failures with their traceback file, counts, where the results are, what to run
+    next); returns the number of failed cells, capped at 125 for an exit status."""
     states = [settled_state(o) for o in outcomes]
     failed = [o for o, s in zip(outcomes, states, strict=True) if s == "failed"]
     for outcome in failed:
@@ -140,7 +152,7 @@ def run_grid(
         f"{states.count('done')} cells finished, {len(failed)} failed"
         + (f", {elsewhere} running in another process (run again once it is done)" if elsewhere else "")
     )
-    roots = sorted({str(cfg.output_dir) for cfg in unique})
+    roots = sorted({str(cfg.output_dir) for cfg in cells})
     console.print(f"results: {', '.join(roots)}", highlight=False)
     console.print(f"next: taxobench report {' '.join(roots)} --out <dir>", highlight=False)
     return min(len(failed), 125)

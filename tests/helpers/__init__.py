@@ -1,0 +1,1 @@
+"""Shared builders for the tests (tiny models, configs, run directories, CLI calls)."""
