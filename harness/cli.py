@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -237,7 +237,12 @@ def cmd_task_show(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return 0
     table = Table(title=f"{task.name}: {len(data.leaves)} leaves, {len(hypernyms)} derived labels")
-    for col, justify in (("label", "left"), ("depth", "right"), ("leaves", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("label", "left"),
+        ("depth", "right"),
+        ("leaves", "right"),
+    )
+    for col, justify in columns:
         table.add_column(col, justify=justify)
     for h in hypernyms:
         table.add_row(escape(data.surface(h["name"])), str(h["depth"]), str(h["leaves"]))

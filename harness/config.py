@@ -47,7 +47,7 @@ class Ablation(Strict):
     """
 
     kind: Literal["random", "systematic"] = "random"
-    level: float = Field(100.0, ge=0)
+    level: float = Field(default=100.0, ge=0)
     hypernyms: tuple[str, ...] | None = None
     preset: str | None = None
 
@@ -69,14 +69,14 @@ class Training(Strict):
     """Projector training hyper-parameters; defaults are PROTOCOL.md §5 (paper's Table 1)."""
 
     preset: Literal["paper-table1", "paper-code"] | None = None
-    lr: float = Field(2e-5, gt=0)
-    weight_decay: float = Field(0.1, ge=0)
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    epochs: float = Field(5, gt=0)
-    batch_size: int = Field(16, ge=1)
-    max_grad_norm: float = Field(1.0, gt=0)
+    lr: float = Field(default=2e-5, gt=0)
+    weight_decay: float = Field(default=0.1, ge=0)
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    epochs: float = Field(default=5, gt=0)
+    batch_size: int = Field(default=16, ge=1)
+    max_grad_norm: float = Field(default=1.0, gt=0)
     seeded_projector_init: bool = True  # the paper's code used a fixed init; False reproduces that
-    val_every: int = Field(0, ge=0)  # optimiser steps between validations; 0 = once per epoch
+    val_every: int = Field(default=0, ge=0)  # optimiser steps between validations; 0 = once per epoch
     device: str = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
@@ -94,9 +94,10 @@ class Data(Strict):
     """How the protocol turns a task into questions."""
 
     split: tuple[float, float, float] = (0.70, 0.05, 0.25)
-    negatives_per_positive: int = Field(1, ge=1)
-    max_images_per_leaf: int | None = Field(None, ge=1)
-    max_leaves: int | None = Field(None, ge=2)  # a fixed sample of leaves, for small machines (see protocol)
+    negatives_per_positive: int = Field(default=1, ge=1)
+    max_images_per_leaf: int | None = Field(default=None, ge=1)
+    # a fixed sample of leaves, for small machines (see protocol)
+    max_leaves: int | None = Field(default=None, ge=2)
     image_tokens: str = "all"  # "all" or "pool:k" (k tokens after adaptive average pooling)
     # "standardize": every feature dimension centred and scaled by its mean and SD over the cell's
     # training images before the projector (not in the paper's code); "none": the encoder's features as is
@@ -170,7 +171,11 @@ class ExperimentConfig(Strict):
     @property
     def data_seed(self) -> int:
         """The seed of the data choices: ``rules.data_seed``, or the run seed when it is ``"run"``."""
-        return self.seed if self.rules.data_seed == "run" else int(self.rules.data_seed)
+        seed = self.rules.data_seed
+        if seed == "run":
+            return self.seed
+        assert seed is not None, "rules.data_seed is filled in from the profile"
+        return int(seed)
 
     def cell_id(self) -> str:
         """Stable hash of everything that affects the result: not the output or cache location, nor where
@@ -186,11 +191,15 @@ class ExperimentConfig(Strict):
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _one_empty_sweep() -> list[dict[str, list[Any]]]:
+    return [{}]
+
+
 class GridConfig(Strict):
     """A base cell and the lists to sweep over."""
 
     base: ExperimentConfig
-    sweeps: list[dict[str, list[Any]]] = Field(default_factory=lambda: [{}])
+    sweeps: list[dict[str, list[Any]]] = Field(default_factory=_one_empty_sweep)
 
     def cells(self) -> list[ExperimentConfig]:
         base = self.base.model_dump(mode="json")

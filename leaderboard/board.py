@@ -7,6 +7,7 @@ import tempfile
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
@@ -188,7 +189,8 @@ def make_submission(
     dirs, _probes = find_run_dirs([Path(p) for p in run_dirs])
     if not dirs:
         raise UserError("no finished run directories (with DONE) to submit")
-    runs, configs, commits = [], [], set()
+    runs: list[Any] = []  # raw run records (dicts): Submission validates them into SubmittedRun
+    configs, commits = [], set()
     for d in dirs:
         summary = json.loads((d / "summary.json").read_text())
         metrics = pd.read_parquet(d / "metrics.parquet")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.runs.store import RunRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 Subset = Literal["leaf", "seen", "unseen"]
 
 # Limits (docs/leaderboard.md, "Limits and escaping").  A whole submission file is capped before parsing

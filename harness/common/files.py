@@ -18,7 +18,7 @@ from typing import Any
 BLOCK = 1 << 22
 
 
-def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, writer: Callable[[Path], object]) -> None:
     """Call ``writer(tmp_path)`` and move the result to ``path`` in one rename; a failed write (disk
     full, read-only) names the file."""
     path = Path(path)

@@ -229,6 +229,17 @@ def members(protocol: type) -> list[str]:
     return sorted(names)
 
 
+def methods(protocol: type) -> list[str]:
+    """The public methods a contract requires (a class must define them itself, not in ``__init__``)."""
+    return sorted(k for k, v in vars(protocol).items() if callable(v) and not k.startswith("_"))
+
+
+def missing_methods(kind: str, cls: type) -> list[str]:
+    """The contract's methods a plugin *class* lacks: checked before any work, without building it."""
+    protocol = PROTOCOLS.get(kind)
+    return [] if protocol is None else [m for m in methods(protocol) if not hasattr(cls, m)]
+
+
 def missing_members(kind: str, obj: Any) -> list[str]:
     """The required members of ``kind``'s contract that ``obj`` lacks (empty when it meets it)."""
     protocol = PROTOCOLS.get(kind)

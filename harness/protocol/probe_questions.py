@@ -69,8 +69,12 @@ def default_forms(data: TaskData) -> dict[str, dict[str, tuple[str, ...]]]:
         name = data.surface(label)
         return engine.plural_noun(name) or name, engine.a(name), name
 
-    leaves = {leaf: (p, np, p, np) for leaf in data.leaves for p, np, _ in [forms(leaf)]}
-    hypernyms = {h: (p, np, sg, sg) for h in data.derived for p, np, sg in [forms(h)]}
+    leaves: dict[str, tuple[str, ...]] = {
+        leaf: (p, np, p, np) for leaf in data.leaves for p, np, _ in [forms(leaf)]
+    }
+    hypernyms: dict[str, tuple[str, ...]] = {
+        h: (p, np, sg, sg) for h in data.derived for p, np, sg in [forms(h)]
+    }
     return {"leaf": leaves, "hypernym": hypernyms}
 
 

@@ -176,7 +176,8 @@ class _Pool:
     """Draws categories uniformly, without replacement within one image until the candidates run out."""
 
     def __init__(self, rng: random.Random, candidates: list[str]) -> None:
-        self.rng, self.candidates, self.left = rng, candidates, []
+        self.rng, self.candidates = rng, candidates
+        self.left: list[str] = []
 
     def draw(self, k: int) -> list[str]:
         out: list[str] = []
@@ -310,11 +311,11 @@ def build_question_set(
     check_data(data)
     data = sample_leaves(data, cfg.data.max_leaves)
     seed = cfg.data_seed
-    split_of = split_images(
-        data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf, rule=cfg.rules.split
-    )
+    rules = cfg.rules
+    assert rules.split is not None and rules.ablation_unit is not None, "rules are filled in from the profile"
+    split_of = split_images(data.images, cfg.data.split, seed, cfg.data.max_images_per_leaf, rule=rules.split)
     mapping, shuffle_info = apply_shuffle(shuffle, data, seed)
-    removed, ablation_info = removed_mappings(data, cfg.ablation, seed, unit=cfg.rules.ablation_unit)
+    removed, ablation_info = removed_mappings(data, cfg.ablation, seed, unit=rules.ablation_unit)
     sampler = NegativeSampler(data, seed, cfg.data.negatives_per_positive)
     questions = question_rows(data, split_of, mapping, set(removed), sampler, template)
     if cfg.rules.scored == "with-yes":

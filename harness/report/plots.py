@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -20,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -35,13 +37,16 @@ from harness.report.table import (  # noqa: E402
     shuffle_rank,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 DPI = 200
 HEADLINE_WIDTH_IN = 8.0  # headline.png: 1600 px wide at DPI (up to HEADLINE_MAX_WIDTH_IN with many models)
 HEADLINE_HEIGHT_IN = 5.0
 HEADLINE_MAX_WIDTH_IN = 14.0
 HEADLINE_GAP = 0.8  # bar slots between two models
 MAX_PANELS = 12
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -446,7 +451,7 @@ def headline_figure(rows: pd.DataFrame, out: Path) -> Result:
     for init, shuffle in series:
         styles[init, shuffle] = _series_style(init, shuffle, greys)
         greys += init != "pretrained"
-    handles: dict[str, object] = {
+    handles: dict[str, Artist] = {
         label: Patch(facecolor=color, edgecolor="black", linewidth=0.6) for color, label in styles.values()
     }
     flagged_any = False

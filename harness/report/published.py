@@ -14,6 +14,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -96,8 +97,8 @@ class RunName:
     name: str
     encoder: str
     backbone: str
-    init: str
-    ablation_kind: str
+    init: Literal["pretrained", "random"]
+    ablation_kind: Literal["random", "systematic"]
     ablation_level: float
     shuffle: str
     seed: int
@@ -124,6 +125,7 @@ def parse_run_name(name: str) -> RunName:
     m = RUN_NAME.match(name.strip())
     if not m:
         raise UserError(f"unknown published run name {name!r}: expected {GRAMMAR}")
+    kind: Literal["random", "systematic"]
     if m["level"] is None:  # no +hyp-abl: leaf questions only, i.e. 100 % ablation
         kind, level = "random", 100.0
     elif m["cat"]:

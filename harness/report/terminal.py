@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 
@@ -19,7 +19,8 @@ def _fmt(value: Any, ci: tuple[Any, Any] | None = None) -> str:
     return text
 
 
-HEADERS = (  # short headers and a light frame: the table fits 80 columns without cutting a header
+# short headers and a light frame: the table fits 80 columns without cutting a header
+HEADERS: tuple[tuple[str, JustifyMethod], ...] = (
     ("task", "left"),
     ("model / condition", "left"),
     ("seeds", "right"),
@@ -63,7 +64,7 @@ def board_table(rows: list[dict[str, Any]]) -> Table:
             _fmt(seen.get("macro_f1")),
             _fmt(unseen.get("macro_f1"), (unseen.get("ci_low"), unseen.get("ci_high"))),
             _fmt(unseen.get("majority_f1")),
-            {"met": "yes", "not met": "[red]NO[/red]"}.get(any_row.get("leaf_precondition"), "—"),
+            {"met": "yes", "not met": "[red]NO[/red]"}.get(any_row.get("leaf_precondition", ""), "—"),
         )
     return table
 

@@ -94,13 +94,15 @@ def cell_features(cfg: ExperimentConfig, task: Any, questions: pd.DataFrame) -> 
     encoder = create_plugin(cfg, "encoders")
     refs = sorted(questions["image"].unique())
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
-    common = {"locate": getattr(task, "locate", None)}
-    features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens, **common)
+    locate = getattr(task, "locate", None)
+    features = encode_images(encoder, task.open_image, refs, cache, pool=cfg.data.image_tokens, locate=locate)
     index = {ref: i for i, ref in enumerate(refs)}
     if cfg.data.feature_norm == "standardize":
         train_images = questions.loc[questions["split"] == "train", "image"]
         features = standardize(features, [index[r] for r in train_images])
-    pooled = encode_images(encoder, task.open_image, refs, cache, pool="pool:1", progress=False, **common)
+    pooled = encode_images(
+        encoder, task.open_image, refs, cache, pool="pool:1", progress=False, locate=locate
+    )
     return CellFeatures(features, index, pooled[:, 0], encoder)
 
 

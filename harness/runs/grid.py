@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.config import ExperimentConfig
-from harness.plugin.contracts import CellOutcome
 from harness.errors import UserError
+from harness.plugin.contracts import CellOutcome
 from harness.runs.store import FAILED, RunDir
 from harness.runs.validate import describe, validate_cells
 
@@ -89,7 +89,7 @@ def run_grid(
     executor: str,
     dry_run: bool,
     console: Console,
-    executor_options: dict[str, Any] | None = None,
+    executor_options: Mapping[str, Any] | None = None,
 ) -> int:
     """Run the unfinished cells; the return value is the number of failed cells (0 = all finished)."""
     from harness.plugin.registry import default_registry

@@ -115,7 +115,8 @@ class RunDir:
     def mark_done(self) -> None:
         """Write DONE with the size and sha256 of every output file (written last)."""
         files = {
-            p.name: {"size": p.stat().st_size, "sha256": sha256_file(p, remember=False)} for p in output_files(self.path)
+            p.name: {"size": p.stat().st_size, "sha256": sha256_file(p, remember=False)}
+            for p in output_files(self.path)
         }
         write_text(self.path / DONE, json.dumps({"format": DONE_FORMAT, "files": files}, indent=1) + "\n")
 

@@ -1,14 +1,16 @@
 """A whole grid checked before any work (``taxobench run``, its ``--dry-run``, ``protocol build``, ``probe``).
 
-For every cell: each plugin name (task, encoder, backbone, shuffle) is registered, its options pass the
-model the plugin declares (:mod:`harness.plugin.options`, with the keywords the harness adds itself), a local
-model path exists, and, once per distinct task configuration, the task's data loads.  The first problem is
-one UserError naming the cell, the field and what is accepted (exit 2), so a mistake on a Slurm or Ray
-grid costs no queue slot.
+For every cell: each plugin name (task, encoder, backbone, shuffle) is registered, a plugin class defines
+the methods of its contract (:mod:`harness.plugin.contracts`), its options pass the model the plugin
+declares (:mod:`harness.plugin.options`, with the keywords the harness adds itself), a local model path
+exists, and, once per distinct task configuration, the task's data loads.  The first problem is one
+UserError naming the cell, the field and what is accepted (exit 2), so a mistake on a Slurm or Ray grid
+costs no queue slot.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 from harness.config import ExperimentConfig
 from harness.errors import UserError
+from harness.plugin import contracts
 from harness.plugin.options import declared
 from harness.plugin.registry import Registry, default_registry
 
@@ -46,6 +49,12 @@ def check_plugin(registry: Registry, cfg: ExperimentConfig, kind: str) -> None:
     model = declared(factory)
     if model is not None:
         model.parse(f"{kind[:-1]} {name!r}", options)
+    if inspect.isclass(factory) and (missing := contracts.missing_methods(kind, factory)):
+        package = registry.get(kind, name).package
+        raise UserError(
+            f"{kind[:-1]} {name!r} of {package} does not meet the {kind[:-1]} contract: it lacks "
+            f"{', '.join(missing)} (harness/plugin/contracts.py)"
+        )
     if kind in ("encoders", "backbones") and arg.startswith(("/", "./", "../", "~")):
         if not Path(arg).expanduser().exists():
             raise UserError(f"{kind[:-1]} path not found: {arg}")
@@ -54,7 +63,7 @@ def check_plugin(registry: Registry, cfg: ExperimentConfig, kind: str) -> None:
 def validate_cells(cells: Sequence[ExperimentConfig], load_data: bool = True) -> None:
     """Check every cell (see the module docstring); the first problem is a UserError naming the cell."""
     registry = default_registry()
-    seen: set[str] = set()
+    seen: set[object] = set()
     for cfg in cells:
         for kind, field in KIND_FIELD.items():
             key = json.dumps([kind, getattr(cfg, field), plugin_options(cfg, kind), cfg.preset], default=str)
@@ -65,6 +74,14 @@ def validate_cells(cells: Sequence[ExperimentConfig], load_data: bool = True) ->
                 check_plugin(registry, cfg, kind)
             except UserError as exc:
                 raise UserError(f"cell {cfg.cell_id()} ({describe(cfg)}): {field}: {exc}") from None
+        if cfg.tracking and ("tracking", cfg.tracking) not in seen:
+            seen.add(("tracking", cfg.tracking))
+            from harness.training.tracking import check_installed
+
+            try:
+                check_installed(cfg.tracking)
+            except UserError as exc:
+                raise UserError(f"cell {cfg.cell_id()} ({describe(cfg)}): {exc}") from None
         if load_data:
             key = json.dumps(["data", cfg.task, cfg.task_options, cfg.preset], default=str)
             if key not in seen:

@@ -4,9 +4,10 @@ One file, ``<run_dir>/checkpoint/state.pt``, replaced atomically after every epo
 learning-rate schedule and grad-scaler states, the torch RNG states, the epochs and optimiser steps done,
 and the training log so far.  It carries a key naming what was being trained (config, seed, backbone,
 data); a checkpoint with another key, or an unreadable one, is ignored with a warning and training starts
-afresh.  Resumed training on CPU gives a bit-identical projector (tests/test_checkpoint.py).  The run
-store keeps the folder when it redoes an unfinished cell (``RunDir.reset_keeping_checkpoint``) and removes
-it once the cell is DONE (``RunDir.discard_checkpoint``).
+afresh.  Resumed training on CPU gives a bit-identical projector
+(tests/harness/training/test_checkpoint.py).  The run store keeps the folder when it redoes an unfinished
+cell (``RunDir.reset_keeping_checkpoint``) and removes it once the cell is DONE
+(``RunDir.discard_checkpoint``).
 """
 
 from __future__ import annotations

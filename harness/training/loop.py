@@ -291,7 +291,9 @@ def train_projector(
                 loss, grad_norm = session.stepper.step(batch)
                 step += 1
                 at = epoch + (b + 1) / len(batches)
-                metrics.step(step, at, loss, grad_norm, session.stepper.scheduler.get_last_lr()[0], batch)
+                # torch types the rates as float | Tensor; LambdaLR over a float lr gives floats
+                lr = float(session.stepper.scheduler.get_last_lr()[0])
+                metrics.step(step, at, loss, grad_norm, lr, batch)
                 if training.val_every and step % training.val_every == 0:
                     run_validation(step, at)
             if not training.val_every:

@@ -183,8 +183,9 @@ def hidden_states(
         flat = image_embeds.reshape(-1, image_embeds.shape[-1]).to(x.dtype)
         index = packed.image_index
         x = torch.where((index >= 0)[..., None], flat[index.clamp(min=0)], x)
-    if not runs_pieces(backbone, packed):
-        return backbone.hidden(x, packed.attention_mask, packed.position_ids)
     blocks = packed.blocks
-    h = backbone.hidden_blocks(x[blocks.real][None], packed.position_ids[blocks.real][None], blocks)[0]
+    hidden_blocks = getattr(backbone, "hidden_blocks", None)  # optional member of the contract
+    if blocks is None or hidden_blocks is None:  # not runs_pieces(backbone, packed)
+        return backbone.hidden(x, packed.attention_mask, packed.position_ids)
+    h = hidden_blocks(x[blocks.real][None], packed.position_ids[blocks.real][None], blocks)[0]
     return h.new_zeros(*blocks.real.shape, h.shape[-1]).index_put((blocks.real,), h)

@@ -54,6 +54,7 @@ def probe_questions(
         true_names = {data.surface(leaf), *(data.surface(h) for h in applies)}
         candidates = [h for h in data.derived if h not in applies and data.surface(h) not in true_names]
         rng = derive_rng(seed, "probe-negatives", leaf)
+        groups: list[tuple[str | None, list[str]]]
         if negatives_per_positive is None:
             groups = [(h, []) for h in applies] + [(None, candidates)]
         else:
@@ -116,14 +117,14 @@ def _groups(
     prompt); ``seqs`` gives the token lists directly instead of tokenizing ``texts``."""
     all_seqs = list(seqs) if seqs is not None else _tokens(backbone, texts)
     out = []
-    keys = np.asarray(keys, dtype=object)
-    for key in dict.fromkeys(keys):
-        pos = np.flatnonzero(keys == key)
-        seqs = [all_seqs[p] for p in pos]
-        limit = min(len(s) for s in seqs) - 1  # every segment keeps at least one token
+    key_array = np.asarray(keys, dtype=object)
+    for key in dict.fromkeys(key_array):
+        pos = np.flatnonzero(key_array == key)
+        group = [all_seqs[p] for p in pos]
+        limit = min(len(s) for s in group) - 1  # every segment keeps at least one token
         if cap is not None:
-            limit = min(limit, *(cap[p] for p in pos))
-        out.append(_Group(seqs, max(0, min(_common_prefix(seqs), limit)), pos))
+            limit = min(limit, *(cap[int(p)] for p in pos))
+        out.append(_Group(group, max(0, min(_common_prefix(group), limit)), pos))
     return out
 
 
@@ -261,9 +262,10 @@ def chat_tokens(backbone: Backbone, texts: Sequence[str]) -> list[list[int]]:
     ``chat_prompt``), ending where the assistant answers; plain BOS + text without a template."""
     chat = getattr(backbone, "chat_prompt", None)
     prompts = [chat(text) if chat is not None else None for text in texts]
-    if any(p is None for p in prompts):
+    templated = [p for p in prompts if p is not None]
+    if len(templated) < len(prompts):
         return _tokens(backbone, texts)
-    return [backbone.tokenize(p) for p in prompts]
+    return [backbone.tokenize(p) for p in templated]
 
 
 def paper_probe(

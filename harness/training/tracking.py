@@ -18,12 +18,22 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import UserError
 
 EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
+
+
+def check_installed(names: tuple[str, ...] | list[str]) -> None:
+    """A UserError naming the extra to install for the first tracker whose package is missing."""
+    import importlib.util
+
+    for name in names:
+        if importlib.util.find_spec(EXTRAS[name]) is None:
+            raise UserError(f"tracking = {name!r} needs: pip install 'taxobench[{EXTRAS[name]}]'")
 
 
 class Tracker(Protocol):
@@ -101,7 +111,7 @@ class Trackers:
 
     def __init__(self, names: tuple[str, ...], run_dir: Path, config: dict[str, Any]) -> None:
         params = flat(config)
-        makers = {
+        makers: dict[str, Callable[[], Tracker]] = {
             "tensorboard": lambda: TensorBoard(run_dir, params),
             "mlflow": lambda: MLflow(run_dir, params, Path(config["output_dir"]), config["name"]),
             "wandb": lambda: WandB(run_dir, params, config["name"]),

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from pydantic import ValidationInfo, field_validator
@@ -28,6 +29,9 @@ from transformers.utils import logging as hf_logging
 from harness.plugin.api import PieceBlocks, PluginOptions, UserError, declare, derive_seed
 from plugins.backbones.block_attention import NAME as BLOCKS
 from plugins.backbones.block_attention import using_blocks
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 TRUST_ENV = "TAXOBENCH_TRUST_REMOTE_CODE"  # set by ``taxobench run --trust-remote-code``
@@ -164,18 +168,21 @@ class HFCausalBackbone:
             if config_overrides:
                 config = override_config(config, config_overrides)
             self.module = self._load(source, config, {**kwargs, "attn_implementation": attn_implementation})
-        self.module.to(device=device, dtype=DTYPES[dtype])
+        # transformers types PreTrainedModel.to as @wraps(torch.nn.Module.to), an unbound method (no self)
+        self.module.to(device=device, dtype=DTYPES[dtype])  # type: ignore[call-arg]
         self.module.eval().requires_grad_(False)
         self.config = self.module.config
         self.hidden_size = int(self.config.hidden_size)
         self.yes_token, self.yes_id, self.no_token, self.no_id = answer_tokens(self.tokenizer)
         self.bos_id = _bos_id(self.tokenizer, bos)
         self.eos_id = self.tokenizer.eos_token_id
-        self._base = self.module.base_model
+        self._base: Callable[..., Any] = self.module.base_model
         if attn_implementation == "sdpa" and not compile:
             self.module.set_attn_implementation(BLOCKS)  # sdpa, plus piece attention in hidden_blocks
         if self.config._attn_implementation != BLOCKS:
-            self.hidden_blocks = None  # the harness then packs with the dense block mask
+            # the contract's optional member set to None (over the method): the harness then packs with
+            # the dense block mask
+            self.hidden_blocks = None  # type: ignore[method-assign,assignment]
         if compile:  # fewer kernel launches on GPU; shapes vary per batch, hence dynamic
             self._base = torch.compile(self._base, dynamic=True)
         self._head = self.module.get_output_embeddings()
@@ -193,7 +200,7 @@ class HFCausalBackbone:
             **(extra_fingerprint or {}),
         }
 
-    def _load(self, source: str, config: Any, kwargs: dict[str, Any]) -> torch.nn.Module:
+    def _load(self, source: str, config: Any, kwargs: dict[str, Any]) -> PreTrainedModel:
         if self.init == "pretrained":
             return AutoModelForCausalLM.from_pretrained(source, config=config, dtype=torch.float32, **kwargs)
         with torch.random.fork_rng(devices=[]):
@@ -226,7 +233,8 @@ class HFCausalBackbone:
         if not getattr(self.tokenizer, "chat_template", None):
             return None
         messages = [{"role": "user", "content": text}]
-        return self.tokenizer.apply_chat_template(
+        # transformers types the result as a union for every tokenize=; with tokenize=False it is a str
+        return self.tokenizer.apply_chat_template(  # type: ignore[return-value]
             messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
         )
 

@@ -75,7 +75,9 @@ def _convert(gguf: Path, out: Path) -> None:
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model.hf_quantizer = None  # dequantised already; save plain float32 weights
+    # dequantised already; save plain float32 weights.  (transformers sets hf_quantizer on models without
+    # declaring it, so its type is torch.nn.Module's Tensor | Module.)
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out)

@@ -59,7 +59,8 @@ def exact_float32(active: bool = True) -> Iterator[None]:
     if not active:
         yield
         return
-    backends = [torch.backends.cudnn.conv, torch.backends.cuda.matmul]
+    # torch.backends.cudnn.conv only exists in torch >= 2.9 (and is missing from torch's type information)
+    backends: list[Any] = [getattr(torch.backends.cudnn, "conv", None), torch.backends.cuda.matmul]
     if all(hasattr(b, "fp32_precision") for b in backends):  # torch >= 2.9
         saved = [b.fp32_precision for b in backends]
         for b in backends:
@@ -70,7 +71,7 @@ def exact_float32(active: bool = True) -> Iterator[None]:
             for b, value in zip(backends, saved, strict=True):
                 b.fp32_precision = value
         return
-    legacy = [torch.backends.cudnn, torch.backends.cuda.matmul]
+    legacy: list[Any] = [torch.backends.cudnn, torch.backends.cuda.matmul]
     saved = [b.allow_tf32 for b in legacy]
     for b in legacy:
         b.allow_tf32 = False

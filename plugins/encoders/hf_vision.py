@@ -103,7 +103,10 @@ class HFVisionEncoder:
                 config = AutoConfig.from_pretrained(source, revision=revision)
                 vision_config = getattr(config, "vision_config", None)
                 model_class = MODEL_MAPPING[type(vision_config)] if vision_config is not None else AutoModel
-                model, info = model_class.from_pretrained(source, revision=revision, output_loading_info=True)
+                # transformers types MODEL_MAPPING's values as (slow, fast) tuples; they are model classes
+                model, info = model_class.from_pretrained(  # type: ignore[union-attr]
+                    source, revision=revision, output_loading_info=True
+                )
                 processor = AutoImageProcessor.from_pretrained(source, revision=revision)
         except (OSError, ValueError, KeyError) as exc:
             raise UserError(f"hf-vision cannot load {source!r}: {exc}") from exc

@@ -31,9 +31,9 @@ from plugins.executors._common import (
 
 
 class PoolOptions(PluginOptions):
-    workers: int | None = Field(None, ge=1)  # default: len(devices), else the CPU count
+    workers: int | None = Field(default=None, ge=1)  # default: len(devices), else the CPU count
     devices: list[str] | None = None  # CUDA_VISIBLE_DEVICES per worker, round robin
-    threads_per_worker: int | None = Field(None, ge=1)  # default: CPU count // workers
+    threads_per_worker: int | None = Field(default=None, ge=1)  # default: CPU count // workers
 
 
 def _init_worker(devices: list[str] | None, counter: Any, threads: int) -> None:

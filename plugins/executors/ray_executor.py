@@ -29,10 +29,10 @@ from plugins.executors._common import (
 
 class RayOptions(PluginOptions):
     address: str | None = None
-    num_cpus: float = Field(1, ge=0)
-    num_gpus: float | None = Field(None, ge=0)
-    memory_gb: float | None = Field(None, gt=0)  # host memory Ray reserves per task (scheduling only)
-    max_retries: int = Field(1, ge=0)
+    num_cpus: float = Field(default=1, ge=0)
+    num_gpus: float | None = Field(default=None, ge=0)
+    memory_gb: float | None = Field(default=None, gt=0)  # host memory Ray reserves per task (scheduling only)
+    max_retries: int = Field(default=1, ge=0)
     runtime_env: dict[str, Any] | None = None
     init_options: dict[str, Any] = Field(default_factory=dict)
 

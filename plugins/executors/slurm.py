@@ -35,15 +35,15 @@ class SlurmOptions(PluginOptions):
     cluster: Literal["slurm", "local", "debug"] = "slurm"
     folder: Path | None = None
     partition: str | None = None
-    gpus_per_node: int | None = Field(None, ge=0)
-    cpus_per_task: int | None = Field(None, ge=1)
-    mem_gb: float | None = Field(None, gt=0)
-    timeout_min: int = Field(240, ge=1)
-    array_parallelism: int = Field(64, ge=1)
-    max_array_size: int = Field(1000, ge=1)
+    gpus_per_node: int | None = Field(default=None, ge=0)
+    cpus_per_task: int | None = Field(default=None, ge=1)
+    mem_gb: float | None = Field(default=None, gt=0)
+    timeout_min: int = Field(default=240, ge=1)
+    array_parallelism: int = Field(default=64, ge=1)
+    max_array_size: int = Field(default=1000, ge=1)
     setup: list[str] | None = None
     slurm_additional_parameters: dict[str, Any] | None = None
-    poll_s: float | None = Field(None, gt=0)  # default 30 s on Slurm, 0.5 s locally
+    poll_s: float | None = Field(default=None, gt=0)  # default 30 s on Slurm, 0.5 s locally
     job_name: str = "taxobench"
 
     def parameters(self) -> dict[str, Any]:

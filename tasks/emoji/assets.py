@@ -164,19 +164,21 @@ def _extract(
     with tarfile.open(archive, "r:gz") as tar:
         for info in tar:
             if info.isfile() and info.name in wanted:
-                data = tar.extractfile(info).read()
-                for rank, leaf in wanted[info.name]:
-                    if leaf not in found or rank < found[leaf][0]:
-                        found[leaf] = (rank, data)
+                fileobj = tar.extractfile(info)
+                assert fileobj is not None  # a regular file has one
+                data = fileobj.read()
+                for rank, name in wanted[info.name]:
+                    if name not in found or rank < found[name][0]:
+                        found[name] = (rank, data)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
-    for leaf in sorted(found):
-        image = _decode(source, found[leaf][1])
+    for name in sorted(found):
+        image = _decode(source, found[name][1])
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=True)
         blob = buffer.getvalue()
-        write_bytes(out / f"{leaf}.png", blob)
-        files[leaf] = hashlib.sha256(blob).hexdigest()
+        write_bytes(out / f"{name}.png", blob)
+        files[name] = hashlib.sha256(blob).hexdigest()
     missing = sorted(leaf.leaf for leaf in leaves if leaf.leaf not in found)
     return files, missing
 

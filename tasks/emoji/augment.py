@@ -43,7 +43,7 @@ def augment(image: Image.Image, content: str, k: int) -> Image.Image:
     dx = round((w - sw) / 2 + rng.uniform(-0.15, 0.15) * w)
     dy = round((h - sh) / 2 + rng.uniform(-0.15, 0.15) * h)
     if rng.random() < 0.25:
-        background = (255, 255, 255)
+        background: tuple[int, ...] = (255, 255, 255)
     else:
         background = tuple(rng.randint(40, 255) for _ in range(3))
     canvas = Image.new("RGBA", (w, h), (*background, 255))

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -48,7 +49,7 @@ def make_fake_emoji_assets(
     unknown = [leaf for leaf in chosen if leaf not in everything]
     if unknown:
         raise ValueError(f"not emoji taxonomy leaves: {unknown}")
-    manifest = {"format": assets.FORMAT, "sets": {}, "skipped": {}}
+    manifest: dict[str, Any] = {"format": assets.FORMAT, "sets": {}, "skipped": {}}
     for name in sets:
         source = SOURCES[name]
         files = {}

@@ -149,7 +149,9 @@ class ThingsTask:
                 f"(e.g. {', '.join(no_images[:SHOW])})"
             )
         if unreadable:
-            shown = ", ".join(str(p.relative_to(self.root)) for p in unreadable[:SHOW])
+            root = self.root
+            assert root is not None  # checked by _load
+            shown = ", ".join(str(p.relative_to(root)) for p in unreadable[:SHOW])
             parts.append(f"{len(unreadable)} image files are unreadable (e.g. {shown})")
         message = f"THINGS images under {self.root}: " + "; ".join(parts)
         if self.on_missing == "error":
@@ -157,6 +159,8 @@ class ThingsTask:
         warnings.warn(message + "; skipped.", UserWarning, stacklevel=3)
 
     def locate(self, ref: str) -> Path:
+        if self.root is None:
+            raise UserError(NEEDS_ROOT)
         return self.root / ref
 
     def open_image(self, ref: str) -> Image.Image:

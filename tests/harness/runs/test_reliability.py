@@ -18,8 +18,9 @@ from harness.config import load_grid
 from harness.errors import UserError
 from harness.runs.store import RunDir
 from harness.training.features import read_image
-from tests.helpers.cli import install_fake_dist, run_cli
+from tests.helpers.cli import dedent, install_fake_dist, run_cli
 from tests.helpers.runs import ENV, only_cell, tiny_grid
+
 
 def test_results_do_not_depend_on_where_the_images_live(tmp_path: Path) -> None:
     """The same grid with its images at two paths: same cell ids, byte-identical questions and metrics."""

@@ -44,3 +44,22 @@ def test_a_cell_feeds_tensorboard_mlflow_and_wandb(tmp_path: Path, monkeypatch: 
     offline = list((cell / "wandb").glob("offline-run-*"))
     assert len(offline) == 1 and any(offline[0].rglob("*.wandb"))
     assert (cell / "DONE").is_file()  # trackers write beside the record, which stays whole
+
+
+def test_a_missing_tracker_is_a_user_error_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from harness.config import load_grid
+    from harness.errors import UserError
+    from harness.runs.validate import validate_cells
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a)
+    )
+    cells = load_grid(tiny_grid(tmp_path, tmp_path / "images"), ['tracking=["tensorboard", "wandb"]']).cells()
+    with pytest.raises(UserError, match=r"tracking = 'wandb' needs: pip install 'taxobench\[wandb\]'"):
+        validate_cells(cells, load_data=False)
+    assert not (tmp_path / "images").exists() and not any(tmp_path.glob("runs*"))
