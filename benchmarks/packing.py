@@ -34,13 +34,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from harness.common.devices import resolve_device
 from harness.config import Ablation, ExperimentConfig, Training, load_grid
 from harness.errors import UserError
 from harness.plugin.contracts import TaskData
 from harness.plugin.registry import default_registry
 from harness.protocol.questions import build_question_set
 from harness.training.features import pool_tokens
-from harness.training.loop import Stepper, epoch_plans, resolve_device
+from harness.training.loop import Stepper, epoch_plans
 from harness.training.packing import runs_pieces
 from harness.training.projector import build_projector
 from harness.training.vision_lm import ImageGroup, VisionLM, group_questions

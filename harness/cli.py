@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console, JustifyMethod
@@ -18,8 +18,6 @@ from harness.runs.validate import validate_cells
 
 console = Console()
 err_console = Console(stderr=True)
-
-Command = Callable[[argparse.Namespace], int]
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -273,7 +271,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_table(args: argparse.Namespace) -> int:
     from harness.common.files import write_text
-    from harness.report.readme import board_rows, markdown_table, replace_between_markers
+    from harness.report.compact_table import board_rows, markdown_table, replace_between_markers
 
     table = markdown_table(board_rows(Path(args.leaderboard)))
     if not args.into:
@@ -284,6 +282,26 @@ def cmd_table(args: argparse.Namespace) -> int:
         raise UserError(f"document not found: {doc}")
     write_text(doc, replace_between_markers(doc.read_text(), table))
     console.print(f"table from {args.leaderboard} written into {doc}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.report.compare import compare_boards
+
+    differences = compare_boards(Path(args.new), Path(args.reference))
+    beyond = [d for d in differences if d.delta > args.tolerance]
+    for d in differences[: max(len(beyond), 5)]:
+        style = "red" if d.delta > args.tolerance else "dim"
+        console.print(f"[{style}]{d.describe()}[/{style}]", highlight=False)
+    largest = max((d.delta for d in differences), default=0.0)
+    if beyond:
+        console.print(
+            f"[red]{len(beyond)} of {len(differences)} values differ by more than {args.tolerance:g}[/red]"
+        )
+        return 1
+    console.print(
+        f"all {len(differences)} values within {args.tolerance:g} (largest difference {largest:.2f})"
+    )
     return 0
 
 
@@ -413,6 +431,12 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("leaderboard", help="a leaderboard.json written by taxobench report")
     p.add_argument("--into", help="a document whose taxobench-table markers receive the table")
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("compare", help="check that a leaderboard.json reproduces a reference one")
+    p.add_argument("new", help="the leaderboard.json of a rerun")
+    p.add_argument("reference", help="the leaderboard.json it should reproduce")
+    p.add_argument("--tolerance", type=float, default=1.0, help="largest allowed difference, F1 points")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("import-published", help="convert the paper's published CSVs into run records")
     p.add_argument("src")

@@ -18,6 +18,7 @@ from harness.report.analysis import analyse
 from harness.report.load import METRIC_COLUMNS, RunData, find_run_dirs, from_frames, load_runs, summary_row
 from harness.report.markdown import LEGEND, headline_md, md_escape, rows_md, stats_md
 from harness.report.table import aggregate, headline
+from harness.runs import store
 from harness.runs.store import RunRecord
 from leaderboard.schema import MAX_FILE_BYTES, Manifest, Submission, Submitter, slug
 
@@ -192,8 +193,8 @@ def make_submission(
     runs: list[Any] = []  # raw run records (dicts): Submission validates them into SubmittedRun
     configs, commits = [], set()
     for d in dirs:
-        summary = json.loads((d / "summary.json").read_text())
-        metrics = pd.read_parquet(d / "metrics.parquet")
+        summary = json.loads((d / store.SUMMARY).read_text())
+        metrics = pd.read_parquet(d / store.METRICS)
         rows = []
         for rec in metrics.to_dict(orient="records"):
             rows.append(
@@ -210,7 +211,7 @@ def make_submission(
             )
         record["metrics"] = rows
         runs.append(record)
-        mpath = d / "manifest.json"
+        mpath = d / store.MANIFEST
         if mpath.is_file():
             man = json.loads(mpath.read_text())
             if isinstance(man.get("config"), dict):

@@ -18,8 +18,8 @@ A plugin module implements hooks and registers factories::
 
 What each registered object must provide is in :mod:`harness.plugin.contracts` (checked when the harness
 creates it).  Besides the contracts and the options base, plugins get the helpers the harness itself uses:
-seeded random streams, atomic writes, file hashing, the cache folder, device names, task data and piece
-attention for backbones.  Nothing else in ``harness`` is a stable interface.
+seeded random streams, atomic writes, file hashing, weight digests, the cache folder, device names, task
+data and piece attention for backbones.  Nothing else in ``harness`` is a stable interface.
 """
 
 from harness.common.devices import resolve_device
@@ -41,10 +41,10 @@ from harness.protocol.ablation import leaves_of, resolve_hypernyms
 from harness.protocol.profiles import Profile
 
 _PIECES = "harness.training.piece_attention"
-_LAZY = {"PieceBlocks": _PIECES, "piece_attention": _PIECES}
+_LAZY = {"PieceBlocks": _PIECES, "piece_attention": _PIECES, "weights_digest": "harness.common.weights"}
 
 
-def __getattr__(name: str):  # piece attention needs torch: imported only when a backbone asks for it
+def __getattr__(name: str):  # these need torch: imported only when a plugin asks for them
     if name in _LAZY:
         import importlib
 
@@ -52,7 +52,7 @@ def __getattr__(name: str):  # piece attention needs torch: imported only when a
     raise AttributeError(name)
 
 
-__all__ = [  # noqa: F822 - PieceBlocks and piece_attention come from __getattr__
+__all__ = [  # noqa: F822 - PieceBlocks, piece_attention and weights_digest come from __getattr__
     "Backbone",
     "CellOutcome",
     "Encoder",
@@ -76,6 +76,7 @@ __all__ = [  # noqa: F822 - PieceBlocks and piece_attention come from __getattr_
     "resolve_device",
     "resolve_hypernyms",
     "sha256_file",
+    "weights_digest",
     "write_atomic",
     "write_bytes",
     "write_dir_atomic",

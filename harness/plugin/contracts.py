@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from harness.protocol.text import render
+from harness.common.text import render
 
 if TYPE_CHECKING:  # the data layer stays importable without torch
     import torch

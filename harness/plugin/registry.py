@@ -121,9 +121,10 @@ class Registry:
         for reg in rivals:
             if reg.package == chosen:
                 return reg
-        packages = " and ".join(f"{r.package} ({r.plugin})" for r in rivals)
+        packages = ", ".join(f"{r.package} ({r.plugin})" for r in rivals[:-1]) + f" and {rivals[-1].package} "
+        packages += f"({rivals[-1].plugin})"
         raise UserError(
-            f"{kind[:-1]} {name!r} is registered by two packages: {packages}; choose one with "
+            f"{kind[:-1]} {name!r} is registered by {len(rivals)} packages: {packages}; choose one with "
             f"TAXOBENCH_OVERRIDES={kind}:{name}=<package> or uninstall the other"
         )
 
@@ -209,6 +210,8 @@ def _recorder(registry: Registry, kind: str, plugin: str, package: str, version:
         if name in entries and entries[name].package != package:
             registry.conflicts.setdefault((kind, name), [entries[name]]).append(reg)
             return
+        if name in entries:  # the same package twice: a bug in that package, reported by discover()
+            raise ValueError(f"{kind[:-1]} {name!r} is registered twice")
         entries[name] = reg
 
     return register

@@ -11,8 +11,6 @@ from harness.report import stats
 from harness.report.load import RunData
 from harness.report.table import model_label
 
-FULL = {"ablation_kind": "random", "ablation_level": 100.0}
-
 
 def _skip(reason: str) -> dict[str, Any]:
     return {"status": "skipped", "reason": reason}

@@ -26,6 +26,7 @@ from harness.report.markdown import md_escape, render_md
 from harness.report.plots import make_plots
 from harness.report.table import aggregate, headline, headline_reading, to_records
 from harness.report.terminal import print_board
+from harness.runs import store
 from harness.runs.manifest import base_manifest
 
 SCHEMA = "taxobench.leaderboard/1"
@@ -48,7 +49,7 @@ def config_hash(runs: pd.DataFrame) -> tuple[str, str]:
     depend on the order or the paths the runs were found under."""
     digests, n_config = [], 0
     for key, run_id in zip(runs["run_key"], runs["run_id"], strict=True):
-        path = Path(str(key)) / "config.toml"
+        path = Path(str(key)) / store.CONFIG
         if path.is_file():
             digests.append("config.toml " + hashlib.sha256(path.read_bytes()).hexdigest())
             n_config += 1
@@ -137,7 +138,7 @@ def probe_notes(probe_dirs: list[Path]) -> str | None:
     """Markdown lines summarising the (checked) text-only probe directories."""
     lines, nan = [], float("nan")
     for d in probe_dirs:
-        s = json.loads((d / "summary.json").read_text())
+        s = json.loads((d / store.SUMMARY).read_text())
         parts = []
         for key, label in (("paper", "the paper's probe"), ("yes_no", "yes/no per category")):
             v = s.get(key, {})

@@ -54,7 +54,7 @@ def find_run_dirs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
         candidates = [root] if (root / DONE).is_file() else sorted(p.parent for p in root.rglob(DONE))
         for d in candidates:
             try:
-                kind = json.loads((d / "summary.json").read_text()).get("kind")
+                kind = json.loads((d / store.SUMMARY).read_text()).get("kind")
             except (OSError, ValueError, AttributeError):
                 kind = None
             (probes if kind == "probe" else runs).append(d)
@@ -110,8 +110,8 @@ def load_run(d: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
     if problems:
         raise BadRun(f"{d}: damaged since it finished: {'; '.join(problems)}")
     key = str(d)
-    row = summary_row(_read_json(d / "summary.json"), key)
-    mpath = d / "metrics.parquet"
+    row = summary_row(_read_json(d / store.SUMMARY), key)
+    mpath = d / store.METRICS
     if not mpath.is_file():
         raise BadRun(f"{d}: finished run without metrics.parquet")
     m = _read_parquet(mpath)
@@ -127,7 +127,7 @@ def load_run(d: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
     checked_scores(m, mpath, {"f1": (0.0, 1.0), "majority_f1": (0.0, 1.0)})
     m["run_key"] = key
     coherence = None
-    cpath = d / "coherence.parquet"
+    cpath = d / store.COHERENCE
     if cpath.is_file():
         coherence = _read_parquet(cpath)
         if not {"category", "avg_cosine"} <= set(coherence.columns):
@@ -208,12 +208,12 @@ def _load_probes(dirs: list[Path], bad: list[str]) -> tuple[pd.DataFrame, list[P
     added to ``bad``."""
     frames, good = [], []
     for d in dirs:
-        path = d / "probe.parquet"
+        path = d / store.PROBE
         try:
             problems = RunDir(d).damage()
             if problems:
                 raise BadRun(f"{d}: damaged since it finished: {'; '.join(problems)}")
-            summary = _read_json(d / "summary.json")
+            summary = _read_json(d / store.SUMMARY)
             if not path.is_file():
                 continue
             p = _read_parquet(path)

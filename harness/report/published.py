@@ -295,7 +295,7 @@ def _published_coherence(src: Path) -> dict[str, pd.DataFrame]:
 
 
 def _prepare_dir(path: Path) -> None:
-    summary = path / "summary.json"
+    summary = path / store.SUMMARY
     if path.exists():
         if summary.is_file() and '"published"' not in summary.read_text():
             raise UserError(f"{path} holds a taxobench run, not a published one; choose another --out")
@@ -364,7 +364,7 @@ def _write_probes(src: Path, out: Path) -> None:
     for model, g in df.groupby("model"):
         backbone = PROBE_MODELS.get(str(model), str(model).lower())
         digest = hashlib.sha256(f"published:{backbone}".encode()).hexdigest()[:12]
-        pdir = out / f"probe-{digest}"
+        pdir = out / store.probe_dir_name(digest)
         _prepare_dir(pdir)
         probe = pd.DataFrame(
             {
@@ -374,15 +374,8 @@ def _write_probes(src: Path, out: Path) -> None:
                 "accuracy": g["backbone_acc"].astype(float).to_numpy(),
             }
         )
-        probe.to_parquet(pdir / "probe.parquet", index=False)
-        write_json(
-            pdir / "summary.json",
-            {
-                "kind": "probe",
-                "backbone": backbone,
-                "init": "pretrained",
-                "source": "published",
-                "reference": REFERENCE,
-            },
+        RunDir(pdir).write_parquet(store.PROBE, probe)
+        RunDir(pdir).write_record(
+            store.ProbeRecord(backbone=backbone, source="published", reference=REFERENCE)
         )
         RunDir(pdir).mark_done()

@@ -18,10 +18,11 @@ import pandas as pd
 from filelock import FileLock, Timeout
 from rich.console import Console
 
+from harness.common.weights import weights_digest
 from harness.config import ExperimentConfig
 from harness.plugin.registry import default_registry
 from harness.runs import store
-from harness.runs.manifest import base_manifest, peak_memory_mb, weights_digest
+from harness.runs.manifest import base_manifest, peak_memory_mb
 from harness.runs.store import RunDir, RunRecord
 
 
@@ -55,7 +56,7 @@ def run_cell(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     if run.done:
         return run.path
     run.path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(run.path) + ".lock")
+    lock = FileLock(str(run.lock_path))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -181,12 +182,24 @@ def write_manifest(
         "prompt": prompt.describe(),
         "precision": str(next(backbone.module.parameters()).dtype).removeprefix("torch."),
         "fingerprints": fingerprints,
+        "plugins": plugin_sources(cfg),
         "started": started,
         "finished": time.time(),
         "wall_s": round(time.time() - started, 2),
         "peak_memory_mb": round(peak_memory_mb(), 1),
     }
     write_json(run.path / store.MANIFEST, manifest)
+
+
+def plugin_sources(cfg: ExperimentConfig) -> dict[str, dict[str, str]]:
+    """The package (and version) that provided the cell's task, encoder, backbone and shuffle."""
+    registry = default_registry()
+    refs = {"tasks": cfg.task, "encoders": cfg.encoder, "backbones": cfg.backbone, "shuffles": cfg.shuffle}
+    out = {}
+    for kind, ref in refs.items():
+        reg = registry.get(kind, ref.partition(":")[0])
+        out[kind] = {"name": ref, "package": reg.package, "version": reg.version}
+    return out
 
 
 def cell_summary(cfg: ExperimentConfig, per_subset: pd.DataFrame) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import resource
@@ -97,18 +96,6 @@ def compute_info() -> dict[str, Any]:
             "cuda": torch.version.cuda,
         }
     return info
-
-
-def weights_digest(module: Any) -> str:
-    """sha256 over a module's parameters and buffers (names, dtypes, shapes and bytes), as loaded."""
-    import torch
-
-    h = hashlib.sha256()
-    for name, tensor in sorted({**dict(module.named_parameters()), **dict(module.named_buffers())}.items()):
-        t = tensor.detach().to("cpu").contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
 
 
 def base_manifest() -> dict[str, Any]:

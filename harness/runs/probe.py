@@ -27,7 +27,7 @@ def probe_id(cfg: ExperimentConfig) -> str:
     payload |= {"probe": cfg.probe.model_dump(mode="json"), "data_seed": cfg.data_seed}
     payload["task_options"] = {k: v for k, v in cfg.task_options.items() if k != "root"}
     blob = json.dumps(payload, sort_keys=True, default=str)
-    return "probe-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return store.probe_dir_name(hashlib.sha256(blob.encode()).hexdigest()[:16])
 
 
 def probe_data(cfg: ExperimentConfig, task: Any) -> Any:
@@ -64,25 +64,22 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     task = create_plugin(cfg, "tasks")
     data = probe_data(cfg, task)
     backbone = create_plugin(cfg, "backbones")
-    record: dict[str, Any] = {
-        "kind": "probe",
-        "task": cfg.task,
-        "backbone": cfg.backbone,
-        "init": cfg.init,
-        "seed": cfg.seed,
-        "fingerprint": backbone.fingerprint(),
-    }
+    record = store.ProbeRecord(
+        task=cfg.task, backbone=cfg.backbone, init=cfg.init, seed=cfg.seed, fingerprint=backbone.fingerprint()
+    )
     frames = []
     for variant in probe_variants(cfg, task):
         f1, details, questions = PROBES[variant](cfg, task, data, backbone)
         frames.append(f1.assign(variant=variant))
-        record[variant] = details
-        run.write_parquet(f"probe_{variant}.parquet", questions)
+        setattr(record, variant, details)
+        run.write_parquet(store.probe_questions_file(variant), questions)
     run.write_parquet(store.PROBE, pd.concat(frames, ignore_index=True))
-    write_json(run.path / store.SUMMARY, record)
+    run.write_record(record)
     write_json(run.path / store.MANIFEST, {**base_manifest(), "config": cfg.model_dump(mode="json")})
     run.mark_done()
-    (console or Console()).print(f"probe {cfg.backbone}/{cfg.init}: " + "; ".join(_probe_line(record)))
+    (console or Console()).print(
+        f"probe {cfg.backbone}/{cfg.init}: " + "; ".join(_probe_line(record.to_json()))
+    )
     return run.path
 
 

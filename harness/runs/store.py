@@ -26,13 +26,13 @@ from harness.config import ExperimentConfig
 CONFIG = "config.toml"  # the resolved config, a file ``taxobench run`` accepts
 SUMMARY = "summary.json"  # the RunRecord
 MANIFEST = "manifest.json"  # what produced the run
-QUESTIONS = "questions.parquet"  # the QuestionSet's rows ...
-QUESTIONSET = "questionset.json"  # ... and its meta
+# questions.parquet, questionset.json: the QuestionSet's own files (harness.protocol.questions)
 TRAIN_LOG = "train_log.jsonl"
 PREDICTIONS = "predictions.parquet"
 METRICS = "metrics.parquet"  # per (subset, category): f1, majority_f1, ...
 COHERENCE = "coherence.parquet"
 PROBE = "probe.parquet"  # probe directories: per (variant, category) F1
+PROBE_DIR_PREFIX = "probe-"  # a probe directory is probe-<digest>, beside the cells
 CHECKPOINT = "checkpoint"  # a folder: the training state after each epoch, removed once DONE
 DONE = "DONE"
 FAILED = "FAILED"
@@ -75,8 +75,37 @@ class RunRecord(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class ProbeRecord(BaseModel):
+    """The summary of a text-only probe directory (``summary.json`` with ``kind = "probe"``): whose LM it
+    probed; each variant adds its own details (extra fields, kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["probe"] = "probe"
+    backbone: str
+    init: Literal["pretrained", "random"] = "pretrained"
+    task: str | None = None
+    seed: StrictInt | None = None
+    fingerprint: str | None = None
+    source: str = "taxobench"
+    reference: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
 MODEL_KEYS = ["source", "task", "encoder", "backbone", "init"]  # what identifies a model on the board
 CONDITION_KEYS = ["ablation_kind", "ablation_level", "shuffle"]  # ... and a condition
+
+
+def probe_dir_name(digest: str) -> str:
+    """The directory name of a text-only probe result."""
+    return PROBE_DIR_PREFIX + digest
+
+
+def probe_questions_file(variant: str) -> str:
+    """A probe directory's per-question file of one variant."""
+    return f"probe_{variant}.parquet"
 
 
 def output_files(path: Path) -> list[Path]:
@@ -93,6 +122,11 @@ class RunDir:
     @classmethod
     def for_config(cls, cfg: ExperimentConfig, root: Path | None = None) -> RunDir:
         return cls(Path(root or cfg.output_dir) / cfg.cell_id())
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock a process holds while it runs the cell (a sibling file)."""
+        return Path(str(self.path) + ".lock")
 
     @property
     def done(self) -> bool:
@@ -168,7 +202,7 @@ class RunDir:
         """Remove a finished cell's checkpoint (its results are final)."""
         shutil.rmtree(self.path / CHECKPOINT, ignore_errors=True)
 
-    def write_record(self, record: RunRecord) -> None:
+    def write_record(self, record: RunRecord | ProbeRecord) -> None:
         write_json(self.path / SUMMARY, record.to_json())
 
     def write_config(self, cfg: ExperimentConfig) -> None:

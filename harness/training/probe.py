@@ -23,9 +23,9 @@ import pandas as pd
 import torch
 
 from harness.common.seeding import derive_rng
+from harness.common.text import article
 from harness.errors import UserError
 from harness.plugin.contracts import Backbone, TaskData
-from harness.protocol.text import article
 from harness.training.evaluation import category_f1, macro_f1
 from harness.training.packing import Item, hidden_states, pack
 from harness.training.vision_lm import plan_batches

@@ -8,11 +8,10 @@ resized naively to the model's input size and normalised with its data config.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.plugin.api import UserError, declare, resolve_device
+from harness.plugin.api import UserError, declare, resolve_device, weights_digest
 from plugins.encoders import common
 
 if TYPE_CHECKING:
@@ -40,16 +39,6 @@ def _import_timm() -> Any:
     except ImportError as exc:
         raise UserError(f"the timm encoder needs timm: {INSTALL_HINT}") from exc
     return timm
-
-
-def _params_digest(model: Any) -> str:
-    """Cheap weight digest: shapes plus the first values of every tensor of the state dict."""
-    h = hashlib.sha256()
-    for key, tensor in sorted(model.state_dict().items()):
-        flat = tensor.detach().float().flatten()[:256].cpu()
-        h.update(f"{key}{tuple(tensor.shape)}".encode())
-        h.update(flat.numpy().tobytes())
-    return h.hexdigest()
 
 
 class TimmEncoder:
@@ -93,7 +82,7 @@ class TimmEncoder:
                 "timm": getattr(timm, "__version__", "?"),
                 "pretrained": opts.pretrained,
                 "source": [cfg.get("hf_hub_id"), cfg.get("tag"), cfg.get("url")],
-                "weights": _params_digest(model),
+                "weights": weights_digest(model),
                 "layer": self.layer,
                 "dtype": opts.dtype,
                 "preprocess": ["resize-naive", self.image_size, self.resample, self.mean, self.std],

@@ -33,10 +33,6 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh, delimiter="\t")]
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return _split(text, "|")
-
-
 def _split(text: str, sep: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(sep) if part.strip())
 

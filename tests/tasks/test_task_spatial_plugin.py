@@ -48,8 +48,11 @@ def test_spatial_task_as_an_external_plugin_runs_end_to_end(tmp_path):
     env = {"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
     listed = run_cli("plugins", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
-    rows = {(r["kind"], r["name"]): r for r in json.loads(listed.stdout)["plugins"]}
-    assert rows[("tasks", "spatial")]["package"] == "taxobench-spatial"  # the external copy answers
+    plugins = json.loads(listed.stdout)["plugins"]
+    spatial = [r for r in plugins if (r["kind"], r["name"]) == ("tasks", "spatial")]
+    assert {r["package"] for r in spatial} == {"taxobench", "taxobench-spatial"}  # both copies, in conflict
+    assert {r["conflict"] for r in spatial} == {"yes"}
+    env["TAXOBENCH_OVERRIDES"] = "tasks:spatial=taxobench-spatial"  # the external copy answers
 
     config = tiny_spatial_config(tmp_path, tmp_path / "emoji")
     make_fake_emoji_assets(tmp_path / "emoji")
@@ -57,6 +60,8 @@ def test_spatial_task_as_an_external_plugin_runs_end_to_end(tmp_path):
     result = run_cli("run", str(config), "--out", str(runs), env=env)
     assert result.returncode == 0, result.stderr
     (cell,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    manifest = json.loads((cell / "manifest.json").read_text())
+    assert manifest["plugins"]["tasks"]["package"] == "taxobench-spatial"
     metrics = pd.read_parquet(cell / "metrics.parquet")
     asked = metrics[metrics["n_yes"] > 0]  # categories a positive question asks about, per subset
     by_subset = asked.groupby("subset")["category"].agg(lambda c: sorted(set(c))).to_dict()

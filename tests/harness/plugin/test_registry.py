@@ -80,3 +80,14 @@ def test_plugins_table_lists_kinds():
     assert result.returncode == 0
     for word in ("shuffles", "executors", "kind", "package"):
         assert word in result.stdout
+
+
+def test_a_package_registering_one_name_twice_is_reported() -> None:
+    from harness.plugin.registry import Registry, _recorder
+
+    registry = Registry()
+    register = _recorder(registry, "tasks", "mine", "my-package", "0.1")
+    register("twice", "my_package:first")
+    with pytest.raises(ValueError, match="task 'twice' is registered twice"):
+        register("twice", "my_package:second")
+    assert registry.get("tasks", "twice").target == "my_package:first"

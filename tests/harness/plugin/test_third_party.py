@@ -101,7 +101,7 @@ def test_a_name_two_outside_packages_register_names_both(tmp_path: Path) -> None
     result = run_cli("run", str(grid(tmp_path)), "--dry-run", env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     message = " ".join(result.stderr.split())
-    assert "backbone 'acme-lm' is registered by two packages" in message
+    assert "backbone 'acme-lm' is registered by 2 packages" in message
     assert "acme-lm (acme_lm)" in message and "rival-lm (rival_lm)" in message
     assert "TAXOBENCH_OVERRIDES=backbones:acme-lm=<package>" in message
     assert "Traceback" not in result.stderr

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.common.text import article, render
 from harness.errors import UserError
 from harness.plugin.contracts import TaskData
 from harness.protocol.questions import COLUMNS, QuestionSet, build_question_set
 from harness.protocol.splits import round_half_up, source_of, split_leaf, split_sizes
-from harness.protocol.text import article, render
 from tests.helpers.paths import REPO
 
 try:

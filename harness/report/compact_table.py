@@ -48,6 +48,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         if unseen.get("ci_low") is not None and not math.isnan(unseen.get("ci_low", math.nan)):
             held += f" [{_f(unseen['ci_low'])}, {_f(unseen['ci_high'])}]"
         delta = unseen.get("delta_random_init")
+        delta = None if isinstance(delta, float) and math.isnan(delta) else delta
         met = (leaf or unseen).get("leaf_precondition")
         lines.append(
             f"| {model} | {condition} | {(leaf or unseen).get('n_seeds', '')} | {_f(leaf.get('macro_f1'))} | "
