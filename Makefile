@@ -8,7 +8,7 @@ TB := $(VENV)/bin/taxobench
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo spatial-demo lint clean-venv
+.PHONY: install test demo demo-publish spatial-demo lint clean-venv
 
 install: $(STAMP)
 
@@ -37,7 +37,13 @@ demo: install
 	$(TB) assets fetch emoji
 	$(TB) run configs/demo.toml --executor pool -E workers=2
 	$(TB) probe configs/demo.toml
-	$(TB) report results/demo/runs --out results/demo --notes docs/demo.md
+	$(TB) report results/demo/runs --out results/demo --notes docs/demo/deviations.md
+	-$(TB) compare results/demo/leaderboard.json docs/demo/leaderboard.json --tolerance 1
+
+# After a demo run that should become the published one: commit its board and regenerate the README table.
+demo-publish:
+	cp results/demo/leaderboard.json docs/demo/leaderboard.json
+	$(TB) table docs/demo/leaderboard.json --into README.md
 
 spatial-demo: install
 	$(TB) assets fetch spatial
