@@ -36,7 +36,7 @@ demo: install
 	-@bash .ci/optional-system-deps librsvg2-bin
 	$(TB) assets fetch emoji
 	$(TB) run configs/demo.toml --executor pool -E workers=2
-	$(TB) probe configs/demo.toml
+	$(TB) probe configs/demo.toml --set init=pretrained
 	$(TB) report results/demo/runs --out results/demo --notes docs/demo/deviations.md
 	-$(TB) compare results/demo/leaderboard.json docs/demo/leaderboard.json --tolerance 1
 

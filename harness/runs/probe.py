@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def probe_id(cfg: ExperimentConfig) -> str:
     keys = ("task", "task_options", "backbone", "backbone_options", "init", "seed")
     payload = {k: getattr(cfg, k) for k in keys} | {"max_leaves": cfg.data.max_leaves}
     payload |= {"probe": cfg.probe.model_dump(mode="json"), "data_seed": cfg.data_seed}
+    payload["dtype"] = cfg.training.dtype  # the probe runs in the cell's training dtype
     payload["task_options"] = {k: v for k, v in cfg.task_options.items() if k != "root"}
     blob = json.dumps(payload, sort_keys=True, default=str)
     return store.probe_dir_name(hashlib.sha256(blob.encode()).hexdigest()[:16])
@@ -64,23 +66,36 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     task = create_plugin(cfg, "tasks")
     data = probe_data(cfg, task)
     backbone = create_plugin(cfg, "backbones")
+    on_device(cfg, backbone)
     record = store.ProbeRecord(
         task=cfg.task, backbone=cfg.backbone, init=cfg.init, seed=cfg.seed, fingerprint=backbone.fingerprint()
     )
     frames = []
+    out = console or Console()
     for variant in probe_variants(cfg, task):
+        started = time.perf_counter()
         f1, details, questions = PROBES[variant](cfg, task, data, backbone)
+        out.print(f"probe {cfg.backbone}/{cfg.init}: {variant} done in {time.perf_counter() - started:.0f} s")
         frames.append(f1.assign(variant=variant))
         setattr(record, variant, details)
         run.write_parquet(store.probe_questions_file(variant), questions)
     run.write_parquet(store.PROBE, pd.concat(frames, ignore_index=True))
     run.write_record(record)
-    write_json(run.path / store.MANIFEST, {**base_manifest(), "config": cfg.model_dump(mode="json")})
+    precision = str(next(backbone.module.parameters()).dtype).removeprefix("torch.")
+    manifest = {**base_manifest(), "config": cfg.model_dump(mode="json"), "precision": precision}
+    write_json(run.path / store.MANIFEST, manifest)
     run.mark_done()
-    (console or Console()).print(
-        f"probe {cfg.backbone}/{cfg.init}: " + "; ".join(_probe_line(record.to_json()))
-    )
+    out.print(f"probe {cfg.backbone}/{cfg.init}: " + "; ".join(_probe_line(record.to_json())))
     return run.path
+
+
+def on_device(cfg: ExperimentConfig, backbone: Any) -> None:
+    """The probed (or scoring) backbone on the cell's training device, in its training dtype
+    (``training.device``, ``training.dtype``), frozen: a probe costs what the cell's frozen LM costs."""
+    from harness.common.devices import resolve_device
+    from harness.training.precision import prepare_backbone
+
+    prepare_backbone(backbone, resolve_device(cfg.training.device), cfg.training.dtype)
 
 
 def _probe_line(record: dict[str, Any]) -> list[str]:
@@ -103,6 +118,7 @@ def _probe_paper(cfg: ExperimentConfig, task: Any, data: Any, backbone: Any):
     scorer = backbone
     if cfg.probe.scorer != "self":
         scorer = default_registry().create("backbones", cfg.probe.scorer, **cfg.probe.scorer_options)
+        on_device(cfg, scorer)
     scored = paper_probe(backbone, paper_probe_frame(cfg, task, data), scorer=scorer)
     pooled, majority = pooled_f1(scored)
     details = {
