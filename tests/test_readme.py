@@ -1,0 +1,32 @@
+"""The demo tables of the README and docs/demo.md are generated from the committed demo leaderboard
+(docs/demo/leaderboard.json), so the numbers they state are the ones a fresh clone's `make demo` is
+checked against."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.report.compact_table import END, START, board_rows, markdown_table
+from tests.helpers.paths import REPO
+
+BOARD = REPO / "docs" / "demo" / "leaderboard.json"
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/demo.md"])
+def test_the_quoted_table_is_the_committed_demo_leaderboard(document: str) -> None:
+    text = (REPO / document).read_text()
+    assert text.count(START) == 1 and text.count(END) == 1
+    quoted = text.split(START, 1)[1].split(END, 1)[0].strip()
+    assert quoted == markdown_table(board_rows(BOARD))
+
+
+def test_the_committed_leaderboard_is_a_whole_demo_run() -> None:
+    data = json.loads(BOARD.read_text())
+    rows = data["rows"]
+    conditions = {(r["model"], r["condition"]) for r in rows}
+    assert len(conditions) == 4  # pretrained: original, within, across; random init: original
+    assert {r["subset"] for r in rows} >= {"leaf", "unseen"}
+    assert all(0 <= r["macro_f1"] <= 100 for r in rows)
+    assert data["provenance"]["n_runs"] == 8 and data["provenance"]["config_hash"]
