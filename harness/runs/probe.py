@@ -66,7 +66,7 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     task = create_plugin(cfg, "tasks")
     data = probe_data(cfg, task)
     backbone = create_plugin(cfg, "backbones")
-    on_device(cfg, backbone)
+    precision = str(on_device(cfg, backbone)).removeprefix("torch.")
     record = store.ProbeRecord(
         task=cfg.task, backbone=cfg.backbone, init=cfg.init, seed=cfg.seed, fingerprint=backbone.fingerprint()
     )
@@ -81,7 +81,6 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
         run.write_parquet(store.probe_questions_file(variant), questions)
     run.write_parquet(store.PROBE, pd.concat(frames, ignore_index=True))
     run.write_record(record)
-    precision = str(next(backbone.module.parameters()).dtype).removeprefix("torch.")
     manifest = {**base_manifest(), "config": cfg.model_dump(mode="json"), "precision": precision}
     write_json(run.path / store.MANIFEST, manifest)
     run.mark_done()
@@ -89,13 +88,14 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     return run.path
 
 
-def on_device(cfg: ExperimentConfig, backbone: Any) -> None:
-    """The probed (or scoring) backbone on the cell's training device, in its training dtype
-    (``training.device``, ``training.dtype``), frozen: a probe costs what the cell's frozen LM costs."""
+def on_device(cfg: ExperimentConfig, backbone: Any) -> Any:
+    """Put the probed (or scoring) backbone on the cell's training device, in its training dtype
+    (``training.device``, ``training.dtype``), frozen: a probe costs what the cell's frozen LM costs.
+    Returns the dtype it runs in."""
     from harness.common.devices import resolve_device
     from harness.training.precision import prepare_backbone
 
-    prepare_backbone(backbone, resolve_device(cfg.training.device), cfg.training.dtype)
+    return prepare_backbone(backbone, resolve_device(cfg.training.device), cfg.training.dtype)
 
 
 def _probe_line(record: dict[str, Any]) -> list[str]:
