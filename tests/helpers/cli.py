@@ -1,4 +1,4 @@
-"""Calling the CLI in a fresh interpreter, installing fake plugin distributions, dedenting configs."""
+"""Running the CLI or a script in a fresh interpreter, installing fake plugin distributions, dedenting."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd,
         timeout=600,
     )
+
+
+def python_output(code: str, hash_seed: str, cwd: Path) -> str:
+    """What ``code`` prints in a fresh interpreter with ``PYTHONHASHSEED=hash_seed`` and nothing else in its
+    environment (so nothing but the code can make two runs differ)."""
+    env = {"PYTHONHASHSEED": hash_seed, "PATH": ""}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=cwd
+    ).stdout
 
 
 def dedent(text: str) -> str:

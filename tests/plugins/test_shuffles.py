@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +18,7 @@ from plugins.shuffles.across_category import AcrossCategory
 from plugins.shuffles.hypernym_swap import PAPER_PAIRS, HypernymSwap
 from plugins.shuffles.original import Original
 from plugins.shuffles.within_category import WithinCategory, hypernym_groups, merge_singletons
+from tests.helpers.cli import python_output
 from tests.helpers.paths import REPO
 
 try:
@@ -157,17 +156,7 @@ print(json.dumps(out, sort_keys=True))
 
 def test_same_seed_same_mapping_across_processes() -> None:
     code = _SUBPROCESS.format(repo=str(REPO))
-    outputs = [
-        subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"PYTHONHASHSEED": hash_seed, "PATH": ""},
-            cwd=REPO,
-        ).stdout
-        for hash_seed in ("1", "999")
-    ]
+    outputs = [python_output(code, hash_seed, REPO) for hash_seed in ("1", "999")]
     assert outputs[0] == outputs[1]
     data = things_data(1)
     shuffles = [Original(), AcrossCategory(), WithinCategory(), HypernymSwap()]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +17,7 @@ from harness.errors import UserError
 from harness.plugin.contracts import TaskData
 from harness.protocol.questions import COLUMNS, QuestionSet, build_question_set
 from harness.protocol.splits import round_half_up, source_of, split_leaf, split_sizes
+from tests.helpers.cli import python_output
 from tests.helpers.paths import REPO
 
 try:
@@ -273,15 +272,7 @@ def test_same_seed_same_files_across_processes(tmp_path: Path) -> None:
     code = _SUBPROCESS.format(repo=str(REPO))
     env_hash_seeds = ["0", "12345"]  # Python's hash() randomisation must not matter
     for hash_seed in env_hash_seeds:
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={"PYTHONHASHSEED": hash_seed, "PATH": ""},
-            cwd=REPO,
-        )
-        assert out.stdout.strip() == expected
+        assert python_output(code, hash_seed, REPO).strip() == expected
 
 
 def test_counts_table() -> None:
