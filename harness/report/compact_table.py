@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.report.table import shuffle_label
 
 START, END = "<!-- taxobench-table:start -->", "<!-- taxobench-table:end -->"
 
@@ -33,17 +34,29 @@ def _f(value: Any) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
 
 
+def condition_cells(row: dict[str, Any]) -> tuple[str, str]:
+    """(hypernym ablation, training labels) of a board row, e.g. ("random 100 %", "within-category"); a row
+    without those fields shows its condition text and no labels."""
+    kind, level, shuffle = (row.get(k) for k in ("ablation_kind", "ablation_level", "shuffle"))
+    if kind is None or level is None or shuffle is None:
+        return str(row["condition"]), ""
+    ablation = f"systematic, {level:g} hypernyms" if kind == "systematic" else f"{kind} {level:g} %"
+    return ablation, shuffle_label(shuffle)
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """One line per (model, condition): leaf F1, held-out F1 [95 % CI], its majority baseline, Δ to the
-    random-init control and whether the leaves meet the precondition (percent)."""
+    """One line per (model, condition): its hypernym ablation and training labels, leaf F1, held-out F1
+    [95 % CI], its majority baseline, Δ to the random-init control and whether the leaves meet the
+    precondition (percent)."""
     grouped: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for row in rows:
         grouped.setdefault((row["model"], row["condition"]), {})[row["subset"]] = row
-    header = ["model", "condition", "seeds", "leaf", "held-out hypernyms [95 % CI]", "majority"]
-    header += ["Δ random init", "leaf ≥ 80"]
+    header = ["model", "hypernym ablation", "labels", "seeds", "leaf", "held-out hypernyms [95 % CI]"]
+    header += ["majority", "Δ random init", "leaf ≥ 80"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for (model, condition), subsets in grouped.items():
+    for (model, _condition), subsets in grouped.items():
         leaf, unseen = subsets.get("leaf", {}), subsets.get("unseen", {})
+        ablation, labels = condition_cells(leaf or unseen)
         held = _f(unseen.get("macro_f1"))
         if unseen.get("ci_low") is not None and not math.isnan(unseen.get("ci_low", math.nan)):
             held += f" [{_f(unseen['ci_low'])}, {_f(unseen['ci_high'])}]"
@@ -51,8 +64,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         delta = None if isinstance(delta, float) and math.isnan(delta) else delta
         met = (leaf or unseen).get("leaf_precondition")
         lines.append(
-            f"| {model} | {condition} | {(leaf or unseen).get('n_seeds', '')} | {_f(leaf.get('macro_f1'))} | "
-            f"{held} | {_f(unseen.get('majority_f1'))} | "
+            f"| {model} | {ablation} | {labels} | {(leaf or unseen).get('n_seeds', '')} | "
+            f"{_f(leaf.get('macro_f1'))} | {held} | {_f(unseen.get('majority_f1'))} | "
             f"{'—' if delta is None else f'{delta:+.1f}'} | {'yes' if met == 'met' else 'no'} |"
         )
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -26,6 +27,7 @@ MODEL_KEYS = store.MODEL_KEYS
 COND_KEYS = store.CONDITION_KEYS
 SUMMARY_KEYS = ["run_id", *MODEL_KEYS, *COND_KEYS, "seed", "reference"]
 METRIC_COLUMNS = ["subset", "category", "depth", "f1", "majority_f1"]
+CURVE_COLUMNS = ["run_key", "step", "loss"]
 
 
 @dataclass
@@ -37,6 +39,7 @@ class RunData:
     coherence: pd.DataFrame  # run_key, category, avg_cosine
     probes: pd.DataFrame  # backbone, init, variant, category, f1
     probe_dirs: list[Path] = field(default_factory=list)  # the probe directories that held up
+    curves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CURVE_COLUMNS))
 
 
 class BadRun(Exception):
@@ -144,7 +147,7 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
     run_dirs, probe_dirs = find_run_dirs(paths)
     if not run_dirs:
         raise UserError("no finished run directories (with DONE) under: " + ", ".join(map(str, paths)))
-    summaries, metric_frames, coh_frames, bad = [], [], [], []
+    summaries, metric_frames, coh_frames, curve_frames, bad = [], [], [], [], []
     for d in run_dirs:
         try:
             row, m, coherence = load_run(d)
@@ -153,6 +156,7 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
             continue
         summaries.append(row)
         metric_frames.append(m)
+        curve_frames.append(training_curve(d))
         if coherence is not None:
             coh_frames.append(coherence)
     probes, good_probes = _load_probes(probe_dirs, bad)
@@ -166,7 +170,27 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
         pd.DataFrame(summaries), pd.concat(metric_frames, ignore_index=True), coh_frames, probes
     )
     data.probe_dirs = good_probes
+    data.curves = pd.concat(curve_frames, ignore_index=True)
     return data
+
+
+def training_curve(d: Path) -> pd.DataFrame:
+    """A run's logged training loss by step (``CURVE_COLUMNS``); empty where the log is missing or holds
+    no finite training loss (the curve is an illustration: a run is not rejected for its log)."""
+    path = d / store.TRAIN_LOG
+    records = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(r, dict) and r.get("kind") == "train":
+                records.append((r.get("step"), r.get("loss")))
+    frame = pd.DataFrame(records, columns=["step", "loss"]).apply(pd.to_numeric, errors="coerce")
+    frame = frame.astype(float)
+    frame = frame[np.isfinite(frame["step"]) & np.isfinite(frame["loss"])]
+    return frame.assign(run_key=str(d))[CURVE_COLUMNS]
 
 
 def _warn(message: str) -> None:

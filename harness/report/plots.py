@@ -345,10 +345,15 @@ def encoder_bars(rows: pd.DataFrame, out: Path) -> Result:
     return _save(fig, out, layout=False), caption
 
 
+def _headline_series_key(key: tuple[str, str]) -> tuple:
+    """Sort key of an (init, shuffle) series: pretrained conditions first, then the random-init ones."""
+    return (key[0] != "pretrained", key[0] != "random", key[0], shuffle_rank(key[1]))
+
+
 def _headline_series(groups: list[tuple[str, pd.DataFrame]]) -> list[tuple[str, str]]:
-    """(init, shuffle) of every bar kind: pretrained conditions first, then the random-init ones."""
+    """(init, shuffle) of every bar kind, in :func:`_headline_series_key` order."""
     keys = {(r["init"], r["shuffle"]) for _label, g in groups for _, r in g.iterrows()}
-    return sorted(keys, key=lambda k: (k[0] != "pretrained", k[0] != "random", k[0], shuffle_rank(k[1])))
+    return sorted(keys, key=_headline_series_key)
 
 
 def _series_style(init: str, shuffle: str, index: int) -> tuple[str, str]:
@@ -475,6 +480,41 @@ def headline_figure(rows: pd.DataFrame, out: Path) -> Result:
     return _save(fig, out, layout=False), caption
 
 
+def training_curves(data: RunData, out: Path) -> Result:
+    """Training loss by step, one line per run, one panel per task and encoder + backbone (pretrained and
+    random-init LM together), coloured by LM init and label condition."""
+    curves = data.curves
+    if curves.empty:
+        return None, "no run has a training log"
+    runs = data.runs.set_index("run_key")
+    runs["series"] = list(zip(runs["init"], runs["shuffle"], strict=True))
+    runs["panel"] = [f"{r['task']}: {r['encoder']} + {r['backbone']}" for _, r in runs.iterrows()]
+    order = sorted(set(runs["series"]), key=_headline_series_key)
+    random_series = [k for k in order if k[0] != "pretrained"]
+    logged = runs.loc[curves["run_key"].unique()]
+    panels = sorted(logged["panel"].unique())[:MAX_PANELS]
+    fig, axes = _grid(len(panels), width=6.4, height=4.2)
+    for ax, panel in zip(axes, panels, strict=True):
+        keys = logged.index[logged["panel"] == panel]
+        for key in sorted(keys, key=lambda k: (order.index(runs.loc[k, "series"]), k)):
+            init, shuffle = runs.loc[key, "series"]
+            index = random_series.index((init, shuffle)) if init != "pretrained" else 0
+            color, label = _series_style(init, shuffle, index)
+            c = curves[curves["run_key"] == key].sort_values("step")
+            ax.plot(c["step"], c["loss"], color=color, linewidth=1.2, alpha=0.85, label=label)
+        ax.set_yscale("log")
+        ax.set_title(_wrap(panel, 48), fontsize=10)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("training loss (log scale)")
+        ax.yaxis.grid(True, color="0.9", which="both")
+        _ax_legend(ax, loc="center right", frameon=False)
+    caption = (
+        "Training loss by step (the logged mean over the answer and end tokens), one line per run (seeds "
+        f"share a colour); {len(logged)} runs"
+    )
+    return _save(fig, out), caption
+
+
 def make_plots(data: RunData, rows: pd.DataFrame, out: Path) -> dict[str, dict]:
     """Draw every plot the data supports, the headline figure first; returns name -> {"file", "caption"}
     or {"skipped": reason}."""
@@ -487,6 +527,7 @@ def make_plots(data: RunData, rows: pd.DataFrame, out: Path) -> dict[str, dict]:
         "fig7_coherence": lambda p: coherence_scatter(data, p),
         "fig12_depth": lambda p: depth_bars(data, p),
         "fig3_encoders": lambda p: encoder_bars(rows, p),
+        "training_curves": lambda p: training_curves(data, p),
     }
     result: dict[str, dict] = {}
     with plt.rc_context(STYLE):

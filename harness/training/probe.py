@@ -8,8 +8,11 @@
     ranked by the continuation's total log-probability: top-1 accuracy, mean reciprocal rank of the best
     ranked true hypernym, and per-hypernym F1 of "ranked in the top k" (k = the leaf's number of hypernyms).
 
-Both pack each leaf's prompts behind their longest common token prefix (computed on the full tokenization,
-so results equal one-prompt-per-row scoring); batch sizes count prompts.
+(c) the paper's probe (:func:`paper_probe`): the phrasing the LM finds likeliest, asked in the chat template.
+
+Each packs a leaf's prompts (the paper probe's scoring: a leaf's prompts in one phrasing) behind their longest
+common token prefix, computed on the full tokenization, so results equal one-prompt-per-row scoring; batch
+sizes count prompts.
 """
 
 from __future__ import annotations
@@ -110,11 +113,10 @@ def _groups(
     backbone: Backbone,
     texts: Sequence[str],
     keys: Sequence[Any],
-    cap: Sequence[int] | None = None,
     seqs: Sequence[list[int]] | None = None,
 ):
-    """Prompts grouped by ``keys`` behind their longest common token prefix (``cap`` limits it per
-    prompt); ``seqs`` gives the token lists directly instead of tokenizing ``texts``."""
+    """Prompts grouped by ``keys`` behind their longest common token prefix; ``seqs`` gives the token lists
+    directly instead of tokenizing ``texts``."""
     all_seqs = list(seqs) if seqs is not None else _tokens(backbone, texts)
     out = []
     key_array = np.asarray(keys, dtype=object)
@@ -122,8 +124,6 @@ def _groups(
         pos = np.flatnonzero(key_array == key)
         group = [all_seqs[p] for p in pos]
         limit = min(len(s) for s in group) - 1  # every segment keeps at least one token
-        if cap is not None:
-            limit = min(limit, *(cap[int(p)] for p in pos))
         out.append(_Group(group, max(0, min(_common_prefix(group), limit)), pos))
     return out
 
@@ -163,7 +163,7 @@ def cloze_scores(
     """Per (leaf, candidate hypernym): depth, answer (is it a true hypernym) and the total log-probability
     of the continuation `` {hypernym}`` after the prompt."""
     bos = 1 if backbone.bos_id is not None else 0
-    rows, texts, caps = [], [], []
+    rows, texts, starts = [], [], []
     for leaf in data.leaves:
         if not data.relations.get(leaf):
             continue
@@ -176,10 +176,10 @@ def cloze_scores(
             scored_from = _common_prefix([prompt_ids, backbone.tokenize(text)]) + bos
             rows.append((leaf, h, data.depths[h], h in data.relations[leaf]))
             texts.append(text)
-            caps.append(max(1, scored_from))
+            starts.append(max(1, scored_from))
     out = pd.DataFrame(rows, columns=["leaf", "category", "depth", "answer"])
     out["logprob"], _ = token_logprobs(
-        backbone, _tokens(backbone, texts), list(out["leaf"]), caps, batch_size
+        backbone, _tokens(backbone, texts), list(out["leaf"]), starts, batch_size
     )
     return out
 
@@ -192,26 +192,30 @@ def token_logprobs(
     batch_size: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per token list: the summed log-probability of its tokens ``start[i]:`` (each given the tokens before
-    it) and how many tokens that is; lists sharing a key are packed behind their common prefix."""
-    groups = _groups(backbone, [], keys, cap=start, seqs=seqs)
+    it, ``start[i] >= 1``) and how many tokens that is.  Lists sharing a key are packed behind their common
+    prefix; every position's next-token distribution is computed once, however many lists read it."""
+    groups = _groups(backbone, [], keys, seqs=seqs)
     total, count = np.zeros(len(seqs)), np.zeros(len(seqs), dtype=int)
     for chosen, packed, h in _run(backbone, groups, batch_size):
-        read_row, read_pos, target, owner = [], [], [], []
+        reads: dict[tuple[int, int], int] = {}  # (row, position) -> index of its distribution
+        read, target, owner = [], [], []
         q = 0
         for g in chosen:
-            prefix_end = int(packed.seg_start[q]) - 1  # the shared prefix's last position in its row
+            row, first = int(packed.seg_row[q]), int(packed.seg_start[q]) - g.prefix  # the prefix's start
             for s, p in zip(g.seqs, g.positions, strict=True):
-                row, seg_start = int(packed.seg_row[q]), int(packed.seg_start[q])
-                for k in range(start[p], len(s)):  # token k is predicted at position k - 1
-                    j = k - g.prefix  # index inside the segment
-                    read_row.append(row)
-                    read_pos.append(prefix_end if j == 0 else seg_start + j - 1)
+                seg_row, seg_start = int(packed.seg_row[q]), int(packed.seg_start[q])
+                for k in range(start[p], len(s)):  # token k is predicted at the position of token k - 1
+                    at = (row, first + k - 1) if k <= g.prefix else (seg_row, seg_start + k - g.prefix - 1)
+                    read.append(reads.setdefault(at, len(reads)))
                     target.append(s[k])
                     owner.append(p)
                 q += 1
-        logits = backbone.logits(h[torch.tensor(read_row), torch.tensor(read_pos)]).float()
-        lp = torch.log_softmax(logits, -1).gather(1, torch.tensor(target, device=logits.device)[:, None])
-        np.add.at(total, np.asarray(owner), lp[:, 0].cpu().numpy())
+        if not reads:
+            continue
+        rows, positions = (torch.tensor(c) for c in zip(*reads, strict=True))
+        logp = torch.log_softmax(backbone.logits(h[rows, positions]).float(), -1)
+        lp = logp[torch.tensor(read, device=logp.device), torch.tensor(target, device=logp.device)]
+        np.add.at(total, np.asarray(owner), lp.cpu().numpy())
         np.add.at(count, np.asarray(owner), 1)
     return total, count
 
@@ -277,7 +281,8 @@ def paper_probe(
     lower phrasing), asked in the chat template; Yes iff the best Yes/yes token outscores the best No/no
     token.  One row per question: its columns plus score, logit_yes, logit_no, margin, pred, subset."""
     rows = questions.reset_index(drop=True)
-    rows = rows.assign(score=sequence_scores(scorer or backbone, list(rows["text"]), list(rows["question"])))
+    keys = rows.groupby(["leaf", "phrasing"], sort=False).ngroup()  # a leaf's questions in one phrasing
+    rows = rows.assign(score=sequence_scores(scorer or backbone, list(rows["text"]), list(keys)))
     best = rows.sort_values(["question", "score", "phrasing"], ascending=[True, False, True])
     out = best.drop_duplicates("question").sort_values("question").reset_index(drop=True)
     yes_ids, no_ids = (answer_variants(backbone, words) for words in ANSWER_WORDS)

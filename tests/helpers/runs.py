@@ -30,8 +30,9 @@ def make_run(
     coherence: dict[str, float] | None = None,
     done: bool = True,
     task: str = "toy",
+    train_log: list[dict] | None = None,
 ) -> Path:
-    """One run directory; ``f1`` maps subset -> category -> F1 (0-1)."""
+    """One run directory; ``f1`` maps subset -> category -> F1 (0-1); ``train_log``: its log's records."""
     run_id = f"{encoder}_{backbone}_{init}_{kind}{level:g}_{shuffle}_{seed}"
     d = root / run_id
     d.mkdir(parents=True)
@@ -68,6 +69,8 @@ def make_run(
         pd.DataFrame(
             {"category": list(coherence), "avg_cosine": list(coherence.values()), "sd": 0.01, "n_images": 20}
         ).to_parquet(d / "coherence.parquet", index=False)
+    if train_log is not None:
+        (d / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train_log))
     if done:
         RunDir(d).mark_done()
     return d

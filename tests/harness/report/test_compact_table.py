@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.report.compact_table import END, START
+from harness.report.compact_table import END, START, condition_cells
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import synthetic_grid
 
@@ -26,17 +26,23 @@ def test_the_table_states_the_leaderboard_rows(tmp_path: Path) -> None:
     lines = out.stdout.strip().splitlines()
     conditions = {(r["model"], r["condition"]) for r in rows}
     assert len(lines) == 2 + len(conditions)
+    shown = set()
     for line in lines[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
-        model, condition = cells[0], cells[1]
-        by_subset = {r["subset"]: r for r in rows if (r["model"], r["condition"]) == (model, condition)}
-        assert cells[3] == f"{by_subset['leaf']['macro_f1']:.1f}"
+        match = [r for r in rows if r["model"] == cells[0] and condition_cells(r) == (cells[1], cells[2])]
+        by_subset = {r["subset"]: r for r in match}
+        assert len(match) == len(by_subset), cells[:3]  # the cells name one condition
+        shown.add((cells[0], match[0]["condition"]))
+        assert cells[1] == f"random {match[0]['ablation_level']:g} %" and "_" not in cells[2]
+        assert cells[3] == str(match[0]["n_seeds"])
+        assert cells[4] == f"{by_subset['leaf']['macro_f1']:.1f}"
         unseen = by_subset["unseen"]
-        assert cells[4].startswith(
+        assert cells[5].startswith(
             f"{unseen['macro_f1']:.1f} [{unseen['ci_low']:.1f}, {unseen['ci_high']:.1f}]"
         )
-        assert cells[5] == f"{unseen['majority_f1']:.1f}"
-        assert cells[7] == ("yes" if by_subset["leaf"]["leaf_precondition"] == "met" else "no")
+        assert cells[6] == f"{unseen['majority_f1']:.1f}"
+        assert cells[8] == ("yes" if by_subset["leaf"]["leaf_precondition"] == "met" else "no")
+    assert shown == conditions
 
 
 def test_into_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:

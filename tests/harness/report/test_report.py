@@ -22,6 +22,7 @@ from harness.report.load import load_runs
 from harness.report.markdown import md_escape
 from harness.report.plots import DPI, HEADLINE_WIDTH_IN
 from harness.report.table import aggregate, headline, headline_reading
+from harness.runs.store import RunDir
 from tests.helpers.runs import HYPERNYMS, make_run, synthetic_grid
 
 
@@ -452,3 +453,31 @@ def test_fig6_with_one_ablation_level_is_drawn_by_condition(tmp_path):
     )
     assert "n = 2 seeds × 2 hypernyms per point" in plots["fig6_shuffles"]["caption"]
     assert "file" in plots["headline"] and "skipped" in plots["fig4_ablation_random"]
+
+
+def test_training_curves_read_from_logs_and_drawn(tmp_path):
+    """Each run's training records (step, loss) become its curve, validation and broken lines left out; the
+    report draws them in one panel per task and model, pretrained and random-init LM together."""
+    root = tmp_path / "runs"
+    f1 = {"leaf": {"a": 0.9}, "unseen": {"animal": 0.7}}
+    flat = [{"kind": "train", "step": s, "loss": 7.3} for s in (10, 20, 30)]
+    falling = [{"kind": "train", "step": s, "loss": 1.0 / s} for s in (10, 20, 30)]
+    falling.insert(1, {"kind": "val", "step": 10, "val_loss": 0.5})
+    make_run(root, seed=1, f1=f1, train_log=falling)
+    make_run(root, seed=1, init="random", f1=f1, train_log=flat)
+    make_run(root, seed=2, f1=f1)  # no log: no curve, still on the board
+    broken = make_run(root, seed=3, f1=f1, done=False)
+    (broken / "train_log.jsonl").write_text('{"kind": "train", "step": 10, "loss": 1}\nnot json\n')
+    RunDir(broken).mark_done()
+    data = load_runs([root])
+    curves = data.curves.merge(data.runs[["run_key", "init", "seed"]], on="run_key")
+    by_run = {key: g for key, g in curves.groupby(["init", "seed"])}
+    assert sorted(by_run) == [("pretrained", 1), ("pretrained", 3), ("random", 1)]
+    assert list(by_run[("pretrained", 1)]["step"]) == [10, 20, 30]
+    assert list(by_run[("pretrained", 1)]["loss"]) == pytest.approx([0.1, 0.05, 1 / 30])
+    assert list(by_run[("random", 1)]["loss"]) == [7.3] * 3 and len(by_run[("pretrained", 3)]) == 1
+    board = json.loads((report([root], tmp_path / "out") / "analysis.json").read_text())
+    plot = board["plots"]["training_curves"]
+    assert plot["file"] == "training_curves.png" and "3 runs" in plot["caption"]
+    with Image.open(tmp_path / "out" / "plots" / "training_curves.png") as img:
+        assert img.info["dpi"][0] == pytest.approx(DPI, abs=1)

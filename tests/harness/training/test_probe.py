@@ -9,7 +9,13 @@ import torch
 
 from harness.plugin.contracts import TaskData
 from harness.training.evaluation import category_f1
-from harness.training.probe import cloze_metrics, cloze_scores, probe_questions, probe_yes_no
+from harness.training.probe import (
+    cloze_metrics,
+    cloze_scores,
+    probe_questions,
+    probe_yes_no,
+    token_logprobs,
+)
 from plugins.backbones.hf_causal import HFCausalBackbone
 from tests.helpers.models import StubBackbone, save_tiny_model
 
@@ -113,3 +119,23 @@ def test_cloze_packed_equals_plain(tiny_path):
     with torch.no_grad():
         logp = torch.log_softmax(backbone.module(input_ids=torch.tensor([ids])).logits[0], -1)
     assert scores[("crow", "bird")] == pytest.approx(float(logp[-2, ids[-1]]), abs=1e-5)
+
+
+def test_token_logprobs_shared_prefix_equals_plain(tiny_path):
+    """Lists packed behind a common prefix, read from inside it, at its end and after it, score as if each
+    ran alone; each list's count is the number of tokens it scores (none from its end on)."""
+    backbone = HFCausalBackbone(str(tiny_path))
+    texts = ["is it true that a crow is a bird", "is it true that a crow is a tool", "is it true that an owl"]
+    seqs = [[backbone.bos_id, *backbone.tokenize(t)] for t in texts]
+    assert seqs[0][:9] == seqs[1][:9] and seqs[0][:5] == seqs[2][:5] != seqs[0][:6]
+    start = [1, 6, 5]
+    for keys in (["a", "a", "b"], ["a", "a", "a"], ["a", "b", "c"]):
+        total, count = token_logprobs(backbone, seqs, keys, start, batch_size=2)
+        for i, ids in enumerate(seqs):
+            with torch.no_grad():
+                logp = torch.log_softmax(backbone.module(input_ids=torch.tensor([ids])).logits[0], -1)
+            plain = sum(float(logp[k - 1, ids[k]]) for k in range(start[i], len(ids)))
+            assert total[i] == pytest.approx(plain, abs=1e-4), (keys, i)
+            assert count[i] == len(ids) - start[i]
+    total, count = token_logprobs(backbone, seqs[2:], ["a"], [len(seqs[2])])
+    assert total[0] == 0 and count[0] == 0
