@@ -3,13 +3,16 @@
 ``--executor pool:4`` or options ``workers=4``; ``devices=["0", "1"]`` pins worker i to
 ``CUDA_VISIBLE_DEVICES=devices[i % len(devices)]`` (one GPU per worker on a multi-GPU machine).
 A failing cell is recorded with its traceback and the grid goes on; a worker that dies (OOM kill,
-segfault) fails only the cells that were running at that moment and the pool is restarted.
+segfault) fails only the cells that were running at that moment and the pool is restarted.  Workers end
+within about a second when the grid's process is killed, instead of training on for nobody.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -29,6 +32,8 @@ from plugins.executors._common import (
     settle,
 )
 
+PARENT_CHECK_S = 1.0  # how often a worker checks that the grid's process still runs
+
 
 class PoolOptions(PluginOptions):
     workers: int | None = Field(default=None, ge=1)  # default: len(devices), else the CPU count
@@ -36,8 +41,17 @@ class PoolOptions(PluginOptions):
     threads_per_worker: int | None = Field(default=None, ge=1)  # default: CPU count // workers
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the process that started it is gone (killed, say, by SIGTERM or SIGKILL, which
+    skip the pool's shutdown): nobody waits for its cell any more, which a rerun resumes."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
 def _init_worker(devices: list[str] | None, counter: Any, threads: int) -> None:
     """Runs first in each fresh worker, before torch is imported there."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     with counter.get_lock():
         index = counter.value
         counter.value += 1

@@ -2,7 +2,8 @@
 
 ``stub_run_cell`` is the real ``harness.runs.cell.run_cell`` (run directory, lock, FAILED, DONE) with the
 training pipeline replaced by a stub, so executors are tested end to end without models.
-A cell named ``boom`` raises; one named ``die`` kills its worker process; ``task_options.sleep`` delays.
+A cell named ``boom`` raises; one named ``die`` kills its worker process; ``task_options.sleep`` delays;
+each cell marks its start with a file ``started-<pid>`` in its output folder.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def make_cell(root: Path, seed: int, name: str = "experiment", sleep: float = 0.
 
 def _stub_pipeline(cfg: ExperimentConfig, run: Any, console: Console) -> None:
     start = time.time()
+    (Path(cfg.output_dir) / f"started-{os.getpid()}").touch()
     if cfg.name == "boom":
         raise RuntimeError(f"designated failure in cell {cfg.cell_id()}")
     if cfg.name == "die":

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import multiprocessing
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,9 @@ from harness.plugin.registry import default_registry
 from harness.runs.store import RunDir
 from plugins.executors._common import absolute
 from plugins.executors.pool import PoolExecutor
+from tests.helpers.cli import dedent
 from tests.helpers.executors import executions, make_cell, race, stub_run_cell
+from tests.helpers.paths import REPO
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 HAS_SUBMITIT = importlib.util.find_spec("submitit") is not None
@@ -74,6 +80,51 @@ def test_pool_survives_a_dying_worker(tmp_path: Path) -> None:
     assert [o.ok for o in outcomes] == [False, True, True]
     assert "worker process died" in outcomes[0].error
     assert not RunDir.for_config(cells[0]).done
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux /proc; elsewhere: exists)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.parent.parent.joinpath("self").exists():
+        return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_pool_workers_end_with_a_killed_grid(tmp_path: Path) -> None:
+    """SIGKILL of the grid's process (no shutdown of the pool runs) ends its workers mid-cell within
+    seconds, instead of leaving them to train for nobody."""
+    script = dedent(
+        f"""
+        from pathlib import Path
+        from plugins.executors.pool import PoolExecutor
+        from tests.helpers.executors import make_cell, stub_run_cell
+        cells = [make_cell(Path({str(tmp_path)!r}), seed, sleep=120) for seed in (1, 2)]
+        PoolExecutor(workers=2).run(cells, stub_run_cell)
+        """
+    )
+    grid = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("started-*")]
+        assert len(workers) == 2, "the cells did not start"
+        grid.kill()
+        grid.wait()
+        deadline = time.monotonic() + 15
+        while any(map(_running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(map(_running, workers)), "workers outlived the grid's process"
+        assert not any(RunDir.for_config(make_cell(tmp_path, s, sleep=120)).done for s in (1, 2))
+    finally:
+        grid.kill()
+        for pid in filter(_running, workers):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_pool_rejects_a_closure_and_bad_options(tmp_path: Path) -> None:
