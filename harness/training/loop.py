@@ -44,7 +44,7 @@ from harness.plugin.contracts import Backbone
 from harness.training import checkpoint
 from harness.training.evaluation import category_f1, score, summary
 from harness.training.precision import prepare_backbone
-from harness.training.projector import Projector, build_projector
+from harness.training.projector import Projector, build_projector, output_spread
 from harness.training.prompt import Prompt
 from harness.training.vision_lm import Batch, ImageGroup, VisionLM, plan_batches
 
@@ -165,8 +165,15 @@ class TrainMetrics:
         TextColumn("{task.fields[info]}"),
     )
 
-    def __init__(self, total: int, done: int, emit: Recorder, progress: bool) -> None:
-        self.total, self.emit = total, emit
+    def __init__(
+        self,
+        total: int,
+        done: int,
+        emit: Recorder,
+        progress: bool,
+        describe: Callable[[Batch], dict[str, float]] | None = None,
+    ) -> None:
+        self.total, self.emit, self.describe = total, emit, describe
         self.bar = Progress(*self.COLUMNS, disable=not progress, transient=False)
         self.task = self.bar.add_task("train", total=total, completed=done, info="")
         self._reset()
@@ -198,6 +205,7 @@ class TrainMetrics:
                 "grad_norm": grad_norm,
                 "questions_per_s": w["questions"] / secs,
                 "tokens_per_s": w["tokens"] / secs,
+                **(self.describe(batch) if self.describe is not None else {}),
             }
             self.emit(record)
             self.bar.update(self.task, info=f"loss {record['loss']:.4f}  {record['questions_per_s']:.1f} q/s")
@@ -266,9 +274,11 @@ def train_projector(
     """Train a fresh projector on ``train`` questions; ``features`` ``[I, N, D]`` rows are named by ``index``.
 
     The backbone is moved to ``training.device`` and kept frozen; the trained projector is returned (on
-    that device, in eval mode).  ``log`` receives "train" records every few steps and "val" records every
-    ``training.val_every`` steps (0: at the end of every epoch).  With ``checkpoint_dir``, a "checkpoint"
-    record follows each epoch's checkpoint; a resumed run first replays the saved log, then a "resume" record.
+    that device, in eval mode).  ``log`` receives "train" records every few steps (loss, lr, gradient norm,
+    throughput, :func:`~harness.training.projector.output_spread` of that step's images) and "val" records
+    every ``training.val_every`` steps (0: at the end of every epoch).  With ``checkpoint_dir``, a
+    "checkpoint" record follows each epoch's checkpoint; a resumed run first replays the saved log, then a
+    "resume" record.
     """
     emit = Recorder(log)
     session = start_session(backbone, features, index, train, training, seed, prompt)
@@ -284,7 +294,10 @@ def train_projector(
             emit({"kind": "val", "step": step, "epoch": epoch, **scores})
             projector.train()
 
-    with TrainMetrics(session.total, step, emit, progress) as metrics:
+    def describe(batch: Batch) -> dict[str, float]:  # the step's images as the projector now maps them
+        return output_spread(projector, features[batch.rows].to(session.stepper.device, torch.float32))
+
+    with TrainMetrics(session.total, step, emit, progress, describe) as metrics:
         for epoch, batches in session.plans[start_epoch:]:
             for b, batch_ids in enumerate(batches):
                 batch = session.vlm.batch([session.groups[g] for g in batch_ids], with_answers=True)

@@ -38,3 +38,16 @@ def build_projector(d_img: int, d_lm: int, seed: int, seeded: bool = True) -> Pr
     """A projector initialised from ``derive_seed(seed, "projector")`` (or a fixed seed if not ``seeded``)."""
     base = seed if seeded else FIXED_PROJECTOR_SEED
     return Projector(d_img, d_lm, torch.Generator().manual_seed(derive_seed(base, "projector")))
+
+
+def output_spread(projector: Projector, features: torch.Tensor) -> dict[str, float]:
+    """How the projected tokens of ``features`` ``[I, N, D]`` differ between images: ``image_cosine``, the
+    mean cosine between two images' tokens at the same position (1: every image projects alike, the
+    projector has collapsed to one shared output), and ``image_norm``, the mean token norm."""
+    with torch.no_grad():
+        y = projector(features).float()
+    n = y.shape[0]
+    unit = torch.nn.functional.normalize(y, dim=-1)
+    pairs = unit.sum(0).pow(2).sum(-1) - n  # per position: sum over ordered pairs a != b of cos(a, b)
+    cosine = float(pairs.mean() / (n * (n - 1))) if n > 1 else math.nan
+    return {"image_cosine": cosine, "image_norm": float(y.norm(dim=-1).mean())}

@@ -9,6 +9,7 @@ import torch
 
 from harness.config import Training
 from harness.training.loop import cosine_with_warmup, epoch_plans, train_projector
+from harness.training.projector import build_projector, output_spread
 from tests.helpers.models import tiny_training_setup
 
 
@@ -61,6 +62,7 @@ def test_logs_loss_decreases_and_validation(setup):
     assert {"val_loss", "val_f1_leaf", "val_f1_seen"} <= set(val[0])
     assert 0.0 <= val[0]["val_f1_leaf"] <= 1.0
     assert train[-1]["questions_per_s"] > 0 and train[-1]["tokens_per_s"] > train[-1]["questions_per_s"]
+    assert all(-1 <= r["image_cosine"] <= 1 and r["image_norm"] > 0 for r in train)
     records = []
     fit(setup, log=records.append, epochs=6, lr=3e-2, val_every=5)
     losses = [r["loss"] for r in records if r["kind"] == "train"]
@@ -80,3 +82,25 @@ def test_epoch_plans_and_schedule():
     assert f(0) == 0.0 and f(5) == 0.5 and f(10) == 1.0
     assert f(55) == pytest.approx(0.5) and f(100) == pytest.approx(0.0)
     assert f(30) == pytest.approx(0.5 * (1 + math.cos(math.pi * 20 / 90)))
+
+
+def test_output_spread_measures_how_alike_images_project():
+    """Mean cosine between images' tokens at the same position (brute force agrees), 1 when every image
+    projects alike (a collapsed projector), and the mean token norm."""
+    projector = build_projector(6, 5, seed=0)
+    x = torch.randn(7, 3, 6, generator=torch.Generator().manual_seed(1))
+    spread = output_spread(projector, x)
+    with torch.no_grad():
+        y = projector(x)
+    pairs = [
+        float(torch.cosine_similarity(y[a, t], y[b, t], dim=0))
+        for t in range(3)
+        for a in range(7)
+        for b in range(7)
+        if a != b
+    ]
+    assert spread["image_cosine"] == pytest.approx(sum(pairs) / len(pairs), abs=1e-6)
+    assert spread["image_norm"] == pytest.approx(float(y.norm(dim=-1).mean()), rel=1e-6)
+    same = output_spread(projector, x[:1].expand(4, 3, 6))
+    assert same["image_cosine"] == pytest.approx(1.0, abs=1e-6) and spread["image_cosine"] < 0.9
+    assert math.isnan(output_spread(projector, x[:1])["image_cosine"])  # one image: no pair
