@@ -24,7 +24,7 @@ from harness.config import load_grid
 from harness.errors import UserError
 from harness.runs.cell import create_plugin
 from harness.runs.probe import on_device, paper_probe_frame, probe_data
-from harness.training.probe import _groups, _tokens, sequence_scores
+from harness.training.probe import _groups, _tokens, scoring_keys, sequence_scores
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.toml"
 
@@ -33,7 +33,7 @@ def groupings(rows: pd.DataFrame) -> dict[str, list]:
     """Scoring keys: per question (every phrasing apart) and per leaf and phrasing (as the probe runs)."""
     return {
         "per question": list(rows["question"]),
-        "per leaf and phrasing": list(rows.groupby(["leaf", "phrasing"], sort=False).ngroup()),
+        "per leaf and phrasing": scoring_keys(rows),
     }
 
 

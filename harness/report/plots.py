@@ -356,6 +356,16 @@ def _headline_series(groups: list[tuple[str, pd.DataFrame]]) -> list[tuple[str, 
     return sorted(keys, key=_headline_series_key)
 
 
+def _series_styles(series: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(colour, legend label) of each (init, shuffle) series, in order: the random-init ones take the greys
+    in turn."""
+    styles, greys = {}, 0
+    for init, shuffle in series:
+        styles[init, shuffle] = _series_style(init, shuffle, greys)
+        greys += init != "pretrained"
+    return styles
+
+
 def _series_style(init: str, shuffle: str, index: int) -> tuple[str, str]:
     """(colour, legend label) of a bar kind."""
     if init == "pretrained":
@@ -452,10 +462,7 @@ def headline_figure(rows: pd.DataFrame, out: Path) -> Result:
     layout = _HeadlineLayout.of(groups, series)
     fig, ax = plt.subplots(figsize=(layout.width_in, layout.height_in), layout="constrained")
     label_values = sum(len(b) for b in layout.bars_of) <= 24
-    styles, greys = {}, 0
-    for init, shuffle in series:
-        styles[init, shuffle] = _series_style(init, shuffle, greys)
-        greys += init != "pretrained"
+    styles = _series_styles(series)
     handles: dict[str, Artist] = {
         label: Patch(facecolor=color, edgecolor="black", linewidth=0.6) for color, label in styles.values()
     }
@@ -490,16 +497,14 @@ def training_curves(data: RunData, out: Path) -> Result:
     runs["series"] = list(zip(runs["init"], runs["shuffle"], strict=True))
     runs["panel"] = [f"{r['task']}: {r['encoder']} + {r['backbone']}" for _, r in runs.iterrows()]
     order = sorted(set(runs["series"]), key=_headline_series_key)
-    random_series = [k for k in order if k[0] != "pretrained"]
+    styles = _series_styles(order)
     logged = runs.loc[curves["run_key"].unique()]
     panels = sorted(logged["panel"].unique())[:MAX_PANELS]
     fig, axes = _grid(len(panels), width=6.4, height=4.2)
     for ax, panel in zip(axes, panels, strict=True):
         keys = logged.index[logged["panel"] == panel]
         for key in sorted(keys, key=lambda k: (order.index(runs.loc[k, "series"]), k)):
-            init, shuffle = runs.loc[key, "series"]
-            index = random_series.index((init, shuffle)) if init != "pretrained" else 0
-            color, label = _series_style(init, shuffle, index)
+            color, label = styles[runs.loc[key, "series"]]
             c = curves[curves["run_key"] == key].sort_values("step")
             ax.plot(c["step"], c["loss"], color=color, linewidth=1.2, alpha=0.85, label=label)
         ax.set_yscale("log")

@@ -272,6 +272,12 @@ def chat_tokens(backbone: Backbone, texts: Sequence[str]) -> list[list[int]]:
     return [backbone.tokenize(p) for p in templated]
 
 
+def scoring_keys(rows: pd.DataFrame) -> list[int]:
+    """The paper probe's scoring groups: a leaf's questions in one phrasing (they share the phrasing's
+    opening up to the hypernym, so they are packed behind it)."""
+    return list(rows.groupby(["leaf", "phrasing"], sort=False).ngroup())
+
+
 def paper_probe(
     backbone: Backbone, questions: pd.DataFrame, scorer: Backbone | None = None, batch_size: int = 64
 ) -> pd.DataFrame:
@@ -281,8 +287,7 @@ def paper_probe(
     lower phrasing), asked in the chat template; Yes iff the best Yes/yes token outscores the best No/no
     token.  One row per question: its columns plus score, logit_yes, logit_no, margin, pred, subset."""
     rows = questions.reset_index(drop=True)
-    keys = rows.groupby(["leaf", "phrasing"], sort=False).ngroup()  # a leaf's questions in one phrasing
-    rows = rows.assign(score=sequence_scores(scorer or backbone, list(rows["text"]), list(keys)))
+    rows = rows.assign(score=sequence_scores(scorer or backbone, list(rows["text"]), scoring_keys(rows)))
     best = rows.sort_values(["question", "score", "phrasing"], ascending=[True, False, True])
     out = best.drop_duplicates("question").sort_values("question").reset_index(drop=True)
     yes_ids, no_ids = (answer_variants(backbone, words) for words in ANSWER_WORDS)
