@@ -30,6 +30,8 @@ TRAINING_PRESETS: dict[str, dict[str, float]] = {
 
 
 CELL_ID_VERSION = 2  # 2: task-relative image references, rule profiles
+# Training options added since version 2: left out of the cell id at these defaults (old cells keep their ids)
+ADDED_AT_DEFAULT = {"projector_init": "default", "format_tokens": 0, "format_lr": None, "format_steps": 0}
 
 
 class Strict(BaseModel):
@@ -79,6 +81,14 @@ class Training(Strict):
     val_every: int = Field(default=0, ge=0)  # optimiser steps between validations; 0 = once per epoch
     device: str = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # Not in the paper's code (docs/demo.md, "Why the leaves stall"): "label-embeddings" fits the projector's
+    # output layer so each training image's tokens start at its training label's text embedding
+    # (harness.training.projector_init); format_tokens learned tokens after the image tokens carry the answer
+    # format, at format_lr (default: lr), alone for the first format_steps steps while the projector waits.
+    projector_init: Literal["default", "label-embeddings"] = "default"
+    format_tokens: int = Field(default=0, ge=0)
+    format_lr: float | None = Field(default=None, gt=0)
+    format_steps: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -88,6 +98,12 @@ class Training(Strict):
             if preset is not None:
                 data = {**preset, **data}
         return data
+
+    @model_validator(mode="after")
+    def _format_options(self) -> Training:
+        if (self.format_steps or self.format_lr is not None) and not self.format_tokens:
+            raise ValueError("format_steps and format_lr need format_tokens > 0")
+        return self
 
 
 class Data(Strict):
@@ -186,6 +202,9 @@ class ExperimentConfig(Strict):
         unrelated = {"output_dir", "cache_dir", "name", "probe", "tracking"}
         payload = self.model_dump(mode="json", exclude=unrelated)
         payload["task_options"] = {k: v for k, v in self.task_options.items() if k != "root"}
+        for key, default in ADDED_AT_DEFAULT.items():
+            if payload["training"][key] == default:
+                del payload["training"][key]
         payload["version"] = CELL_ID_VERSION
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,11 +108,19 @@ def cell_features(cfg: ExperimentConfig, task: Any, questions: pd.DataFrame) -> 
     return CellFeatures(features, index, pooled[:, 0], encoder)
 
 
-def train_and_score(cfg: ExperimentConfig, run: RunDir, feats: CellFeatures, questions: pd.DataFrame):
+def train_and_score(
+    cfg: ExperimentConfig,
+    run: RunDir,
+    feats: CellFeatures,
+    questions: pd.DataFrame,
+    surface: Callable[[str], str],
+):
     """Train the projector (log and checkpoints in ``run``), score the test questions: (backbone,
-    prompt, predictions, metrics, weights digest)."""
+    prompt, predictions, metrics, weights digest).  ``surface``: a label's text (the training questions
+    carry it as ``label_text``, for ``training.projector_init``)."""
     from harness.training.evaluation import category_f1, score, summary
     from harness.training.loop import train_projector
+    from harness.training.projector_init import LABEL_TEXT
     from harness.training.prompt import build_prompt
     from harness.training.tracking import Trackers
 
@@ -120,6 +129,7 @@ def train_and_score(cfg: ExperimentConfig, run: RunDir, feats: CellFeatures, que
     weights = weights_digest(backbone.module)  # as loaded, before training casts it
     trackers = Trackers(cfg.tracking, run.path, cfg.model_dump(mode="json"))
     split = {name: questions[questions["split"] == name] for name in ("train", "val", "test")}
+    split["train"] = split["train"].assign(**{LABEL_TEXT: split["train"]["label_leaf"].map(surface)})
     with (run.path / store.TRAIN_LOG).open("w") as log_file:
 
         def log(record: dict[str, Any]) -> None:
@@ -150,7 +160,8 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     qs = build_cell_questions(cfg, task, data)
     qs.save(run.path)
     feats = cell_features(cfg, task, qs.questions)
-    backbone, prompt, predictions, metrics, weights = train_and_score(cfg, run, feats, qs.questions)
+    trained = train_and_score(cfg, run, feats, qs.questions, data.surface)
+    backbone, prompt, predictions, metrics, weights = trained
     run.write_parquet(store.PREDICTIONS, predictions)
     run.write_parquet(store.METRICS, metrics)
     train_images = qs.questions.loc[qs.questions["split"] == "train", ["image", "label_leaf"]]

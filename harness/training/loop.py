@@ -40,11 +40,13 @@ from rich.progress import (
 from harness.common.devices import resolve_device
 from harness.common.seeding import derive_rng
 from harness.config import Training
+from harness.errors import UserError
 from harness.plugin.contracts import Backbone
 from harness.training import checkpoint
 from harness.training.evaluation import category_f1, score, summary
 from harness.training.precision import prepare_backbone
 from harness.training.projector import Projector, build_projector, output_spread
+from harness.training.projector_init import fit_to_label_embeddings
 from harness.training.prompt import Prompt
 from harness.training.vision_lm import Batch, ImageGroup, VisionLM, plan_batches
 
@@ -77,13 +79,31 @@ def cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
 
 
 def make_optimizer(projector: Projector, training: Training) -> torch.optim.AdamW:
-    decay = [p for p in projector.parameters() if p.ndim >= 2]
-    no_decay = [p for p in projector.parameters() if p.ndim < 2]
-    groups = [
-        {"params": decay, "weight_decay": training.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+    """AdamW over the projector: weight matrices with weight decay, biases without, then the format tokens
+    (if any) without weight decay at ``format_lr``."""
+    mlp = [p for name, p in projector.named_parameters() if name != "format"]
+    groups: list[dict[str, Any]] = [
+        {"params": [p for p in mlp if p.ndim >= 2], "weight_decay": training.weight_decay},
+        {"params": [p for p in mlp if p.ndim < 2], "weight_decay": 0.0},
     ]
+    if projector.n_format:
+        lr = training.format_lr or training.lr
+        groups.append({"params": [projector.format], "weight_decay": 0.0, "lr": lr})
     return torch.optim.AdamW(groups, lr=training.lr)
+
+
+def schedules(training: Training, total: int) -> list[Callable[[int], float]]:
+    """The lr factor of each optimiser group: the projector's groups wait ``format_steps`` steps (factor 0),
+    then warm up over ``int(warmup_ratio * total)`` steps and decay to 0 by the end; the format tokens decay
+    from the first step."""
+    wait = training.format_steps
+    after = cosine_with_warmup(total - wait, int(training.warmup_ratio * total))
+
+    def projector(step: int) -> float:
+        return 0.0 if step < wait else after(step - wait)
+
+    factors: list[Callable[[int], float]] = [projector, projector]
+    return [*factors, cosine_with_warmup(total, 0)] if training.format_tokens else factors
 
 
 class Stepper:
@@ -99,10 +119,7 @@ class Stepper:
     ) -> None:
         self.vlm, self.features, self.training, self.device = vlm, features, training, device
         self.optimizer = make_optimizer(vlm.projector, training)
-        warmup = int(training.warmup_ratio * total_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, cosine_with_warmup(total_steps, warmup)
-        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules(training, total_steps))
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=device.type == "cuda" and training.dtype == "float16"
         )
@@ -221,6 +238,7 @@ class Session:
     groups: list[ImageGroup]
     plans: list[tuple[int, list[list[int]]]]
     stepper: Stepper
+    start: dict[str, float]  # how the projector started (``label_fit_cosine`` of projector_init)
 
     @property
     def total(self) -> int:
@@ -249,13 +267,21 @@ def start_session(
     """The frozen backbone on the training device, a fresh projector, the batches of every epoch."""
     device = resolve_device(training.device)
     prepare_backbone(backbone, device, training.dtype)
-    projector = build_projector(features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init)
+    projector = build_projector(
+        features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init, training.format_tokens
+    )
+    start = {}
+    if training.projector_init == "label-embeddings":
+        fit = fit_to_label_embeddings(projector, backbone, features, index, train, device)
+        start["label_fit_cosine"] = fit
     projector.to(device).train()
     vlm = VisionLM(backbone, projector, features.shape[1], prompt)
     groups = vlm.groups(train, index, with_answers=True)
     plans = epoch_plans([g.n for g in groups], training, seed)
     total = sum(len(batches) for _, batches in plans)
-    return Session(vlm, groups, plans, Stepper(vlm, features, training, total, device))
+    if training.format_steps >= total:
+        raise UserError(f"training.format_steps ({training.format_steps}) leaves none of the {total} steps")
+    return Session(vlm, groups, plans, Stepper(vlm, features, training, total, device), start)
 
 
 def train_projector(
@@ -287,6 +313,8 @@ def train_projector(
     if checkpoint_dir is not None:
         key = _training_key(backbone, features, train, val, training, seed, session.total, session.vlm.prompt)
         start_epoch, step = resume(checkpoint_dir, key, parts, emit)
+    if step == 0 and session.start:
+        emit({"kind": "start", **session.start})
 
     def run_validation(step: int, epoch: float) -> None:
         if val is not None and len(val) > 0:

@@ -110,10 +110,11 @@ class VisionLM:
     def __init__(
         self, backbone: Backbone, projector: Projector, n_image_tokens: int, prompt: Prompt | None = None
     ) -> None:
-        self.backbone, self.projector, self.n_image_tokens = backbone, projector, n_image_tokens
+        self.backbone, self.projector = backbone, projector
+        self.n_image_tokens = n_image_tokens + projector.n_format  # the format tokens follow the image's
         self.prompt = prompt or Prompt.default(backbone)
         start = len(self.prompt.lead)
-        self.image_slots = (start, start + n_image_tokens)
+        self.image_slots = (start, start + self.n_image_tokens)
 
     def prefix(self) -> list[int]:
         return [*self.prompt.lead, *([0] * self.n_image_tokens), *self.prompt.shared]

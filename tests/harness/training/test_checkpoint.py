@@ -65,15 +65,22 @@ def assert_same(a, b) -> None:
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize(("epochs", "stop_after"), [(3, 1), (2.5, 2)])
-def test_resumed_training_equals_uninterrupted(setup, tmp_path: Path, epochs, stop_after):
+FORMAT = {"format_tokens": 2, "format_steps": 10, "format_lr": 0.05, "projector_init": "label-embeddings"}
+
+
+@pytest.mark.parametrize(("epochs", "stop_after", "options"), [(3, 1, {}), (2.5, 2, {}), (3, 1, FORMAT)])
+def test_resumed_training_equals_uninterrupted(setup, tmp_path: Path, epochs, stop_after, options):
+    """Also with format tokens whose head start (10 steps) outlasts the first epoch (8 steps)."""
+    if options.get("projector_init"):
+        backbone, features, index, train, val = setup
+        setup = (backbone, features, index, train.assign(label_text=train["label_leaf"]), val)
     full_log = []
-    full = fit(setup, records=full_log, epochs=epochs)
+    full = fit(setup, records=full_log, epochs=epochs, **options)
     with pytest.raises(Interrupt):
-        fit(setup, tmp_path, stop_after=stop_after, epochs=epochs)
+        fit(setup, tmp_path, stop_after=stop_after, epochs=epochs, **options)
     assert (tmp_path / checkpoint.STATE).is_file()
     resumed_log = []
-    resumed = fit(setup, tmp_path, records=resumed_log, epochs=epochs)
+    resumed = fit(setup, tmp_path, records=resumed_log, epochs=epochs, **options)
     assert_same(full, resumed)
     kinds = [r["kind"] for r in resumed_log]
     resume = resumed_log[kinds.index("resume")]
