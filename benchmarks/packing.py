@@ -133,10 +133,12 @@ def train_set(
 def make_steppers(
     backbone, features: torch.Tensor, training: Training, steps: int, device: torch.device
 ) -> dict[str, Stepper]:
-    """One stepper (fresh projector and optimiser) per mode, so both modes see identical batches."""
+    """One stepper (fresh projector, with ``training``'s format tokens, and optimiser) per mode, so both modes
+    see identical batches."""
     steppers = {}
     for key in ("unpacked", "packed"):
-        projector = build_projector(features.shape[2], backbone.hidden_size, seed=0).to(device)
+        d_img, d_lm, n_format = features.shape[2], backbone.hidden_size, training.format_tokens
+        projector = build_projector(d_img, d_lm, seed=0, n_format=n_format).to(device)
         vlm = VisionLM(backbone, projector, features.shape[1])
         steppers[key] = Stepper(vlm, features, training, steps, device)
     return steppers

@@ -92,10 +92,10 @@ def make_optimizer(projector: Projector, training: Training) -> torch.optim.Adam
     return torch.optim.AdamW(groups, lr=training.lr)
 
 
-def schedules(training: Training, total: int) -> list[Callable[[int], float]]:
+def schedules(training: Training, total: int, format_group: bool) -> list[Callable[[int], float]]:
     """The lr factor of each optimiser group: the projector's groups wait ``format_steps`` steps (factor 0),
-    then warm up over ``int(warmup_ratio * total)`` steps and decay to 0 by the end; the format tokens decay
-    from the first step."""
+    then warm up over ``int(warmup_ratio * total)`` steps and decay to 0 by the end; the format tokens'
+    group (``format_group``: the projector has format tokens) decays from the first step."""
     wait = training.format_steps
     after = cosine_with_warmup(total - wait, int(training.warmup_ratio * total))
 
@@ -103,7 +103,7 @@ def schedules(training: Training, total: int) -> list[Callable[[int], float]]:
         return 0.0 if step < wait else after(step - wait)
 
     factors: list[Callable[[int], float]] = [projector, projector]
-    return [*factors, cosine_with_warmup(total, 0)] if training.format_tokens else factors
+    return [*factors, cosine_with_warmup(total, 0)] if format_group else factors
 
 
 class Stepper:
@@ -119,7 +119,8 @@ class Stepper:
     ) -> None:
         self.vlm, self.features, self.training, self.device = vlm, features, training, device
         self.optimizer = make_optimizer(vlm.projector, training)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules(training, total_steps))
+        factors = schedules(training, total_steps, vlm.projector.n_format > 0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factors)
         self.scaler = torch.amp.GradScaler(
             "cuda", enabled=device.type == "cuda" and training.dtype == "float16"
         )

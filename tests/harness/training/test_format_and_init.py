@@ -47,11 +47,11 @@ def test_vision_lm_makes_room_for_format_tokens(setup):
 
 def test_schedules_hold_the_projector_during_format_steps():
     cfg = Training(lr=1e-3, warmup_ratio=0.1, format_tokens=2, format_steps=5)
-    projector, bias, fmt = schedules(cfg, total=20)
+    projector, bias, fmt = schedules(cfg, total=20, format_group=True)
     assert [projector(s) for s in range(5)] == [0.0] * 5 and bias(4) == 0.0
     assert projector(6) > 0 and fmt(0) == 1.0 and fmt(19) < fmt(5) < 1.0
     assert projector(19) > 0 and projector(20) == pytest.approx(0.0, abs=1e-9)
-    assert len(schedules(Training(), total=20)) == 2
+    assert len(schedules(Training(), total=20, format_group=False)) == 2
 
 
 def test_format_steps_train_only_the_format_tokens(setup):
