@@ -61,8 +61,8 @@ def fit_to_label_embeddings(
         raise UserError(f'projector_init "label-embeddings" needs the training questions\' {LABEL_TEXT!r}')
     images = train[["image", LABEL_TEXT]].drop_duplicates("image").sort_values("image")
     texts = sorted(set(images[LABEL_TEXT]))
-    table = label_embeddings(backbone, texts, device)
-    target = table[[texts.index(t) for t in images[LABEL_TEXT]]]  # [I, H]
+    row = {text: i for i, text in enumerate(texts)}
+    target = label_embeddings(backbone, texts, device)[[row[t] for t in images[LABEL_TEXT]]]  # [I, H]
     with torch.no_grad():
         x = features[[index[r] for r in images["image"]]].to(torch.float32)  # [I, N, D]
         hidden = projector.act(projector.fc1(x)).flatten(0, 1).double()  # [I * N, H_in]
