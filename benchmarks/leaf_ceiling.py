@@ -12,13 +12,13 @@ beside the cell's own leaf F1. No LM is involved: what the features could give t
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from harness.config import ExperimentConfig
+from harness.config import load_grid
+from harness.protocol.questions import QUESTIONS_FILE
 from harness.runs import store
 from harness.runs.cell import cell_features, create_plugin
 from harness.training.evaluation import category_f1, summary
@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 5])
     args = parser.parse_args()
     for run in args.runs:
-        cfg = ExperimentConfig.model_validate(tomllib.loads((run / "config.toml").read_text()))
-        questions = pd.read_parquet(run / "questions.parquet")
+        cfg = load_grid(run / store.CONFIG).cells()[0]  # the resolved config, read as `taxobench run` does
+        questions = pd.read_parquet(run / QUESTIONS_FILE)
         feats = cell_features(cfg, create_plugin(cfg, "tasks"), questions)
         test = questions[questions["split"] == "test"]
         metrics = pd.read_parquet(run / store.METRICS)
