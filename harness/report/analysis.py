@@ -122,7 +122,19 @@ def coherence_fit(d: pd.DataFrame) -> dict[str, Any]:
 
 def condition_tests(data: RunData) -> dict[str, Any]:
     """Welch t-tests at 100 % ablation (unseen): original vs each shuffle; pretrained vs random init."""
-    d = full_ablation_unseen(data, init=None)
+    tests = welch_pairs(full_ablation_unseen(data, init=None))
+    if not tests:
+        return _skip("no model has two conditions to compare at 100 % ablation")
+    return {
+        "status": "ok",
+        "unit": "unseen F1 (percent) over seeds x hypernyms, 100 % ablation",
+        "tests": tests,
+    }
+
+
+def welch_pairs(d: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per model in ``d`` (per-(run, hypernym) unseen F1 at 100 % ablation): original vs each shuffle,
+    the hypernym swap vs its control, pretrained vs random init (original); pairs with two values a side."""
     tests = []
     keys = ["source", "task", "encoder", "backbone", "init"]
     for mkeys, g in d.groupby(keys):
@@ -144,12 +156,48 @@ def condition_tests(data: RunData) -> dict[str, Any]:
             tests.append(
                 {"model": label, "a": "pretrained", "b": "random init", **asdict(stats.welch_t(pre, rnd))}
             )
-    if not tests:
-        return _skip("no model has two conditions to compare at 100 % ablation")
+    return tests
+
+
+def leaf_correct_analysis(data: RunData) -> dict[str, Any]:
+    """Unseen F1 at 100 % ablation on each run's leaf-correct test images (harness.report.leaf_correct):
+    per model x shuffle beside the F1 over all images, and the Welch tests of :func:`welch_pairs`."""
+    runs = data.runs
+    if "test_images" not in runs.columns or runs["test_images"].isna().all():
+        return _skip("no predictions.parquet in these runs")
+    runs = runs[(runs["ablation_kind"] == "random") & (runs["ablation_level"] == 100)]
+    runs = runs.dropna(subset=["test_images"])
+    if runs.empty:
+        return _skip("no run at 100 % ablation has predictions.parquet")
+    lc = data.leaf_correct
+    d = lc[(lc["subset"] == "unseen") & lc["run_key"].isin(runs["run_key"])].dropna(subset=["f1"])
+    keys = ["source", "task", "encoder", "backbone", "init", "shuffle"]
+    every = full_ablation_unseen(data, init=None).groupby(keys)["f1"].mean()
+    scored = {k: g for k, g in d.groupby(keys)}
+    rows = []
+    for k, g in runs.groupby(keys):
+        mine = scored.get(k, d.iloc[:0])
+        ci = stats.mean_ci(mine["f1"].to_numpy(float) * 100)
+        full = every.get(k)
+        rows.append(
+            {
+                "model": model_label(dict(zip(keys, k, strict=True))),
+                "shuffle": k[-1],
+                "n_runs": int(len(g)),
+                "images_kept": int(g["leaf_correct_images"].sum()),
+                "images_total": int(g["test_images"].sum()),
+                "f1_all_images": None if full is None else float(full * 100),
+                "f1": ci.mean,
+                "ci_low": ci.ci_low,
+                "ci_high": ci.ci_high,
+                "majority_f1": float(mine["majority_f1"].mean() * 100) if len(mine) else None,
+            }
+        )
     return {
         "status": "ok",
-        "unit": "unseen F1 (percent) over seeds x hypernyms, 100 % ablation",
-        "tests": tests,
+        "unit": "unseen F1 (percent) over seeds x hypernyms, 100 % ablation, leaf-correct test images",
+        "rows": rows,
+        "tests": welch_pairs(d),
     }
 
 
@@ -158,4 +206,5 @@ def analyse(data: RunData) -> dict[str, Any]:
         "encoder_effect": encoder_analysis(data),
         "coherence": coherence_analysis(data),
         "welch_tests": condition_tests(data),
+        "leaf_correct": leaf_correct_analysis(data),
     }

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from harness.errors import UserError
 from harness.plugin.options import format_validation_error
 from harness.protocol.questions import SUBSETS
+from harness.report import leaf_correct
 from harness.runs import store
 from harness.runs.store import DONE, RunDir, RunRecord
 
@@ -28,6 +29,7 @@ COND_KEYS = store.CONDITION_KEYS
 SUMMARY_KEYS = ["run_id", *MODEL_KEYS, *COND_KEYS, "seed", "reference"]
 METRIC_COLUMNS = ["subset", "category", "depth", "f1", "majority_f1"]
 CURVE_COLUMNS = ["run_key", "step", "loss"]
+PREDICTION_COLUMNS = ["image", "kind", "subset", "category", "depth", "answer", "pred"]  # + optional scored
 
 
 @dataclass
@@ -40,6 +42,9 @@ class RunData:
     probes: pd.DataFrame  # backbone, init, variant, category, f1
     probe_dirs: list[Path] = field(default_factory=list)  # the probe directories that held up
     curves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CURVE_COLUMNS))
+    # like ``metrics``, scored on each run's leaf-correct test images (harness.report.leaf_correct); runs
+    # without predictions.parquet (leaderboard submissions) have no rows
+    leaf_correct: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 class BadRun(Exception):
@@ -147,13 +152,15 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
     run_dirs, probe_dirs = find_run_dirs(paths)
     if not run_dirs:
         raise UserError("no finished run directories (with DONE) under: " + ", ".join(map(str, paths)))
-    summaries, metric_frames, coh_frames, curve_frames, bad = [], [], [], [], []
+    summaries, metric_frames, coh_frames, curve_frames, lc_frames, bad = [], [], [], [], [], []
     for d in run_dirs:
         try:
             row, m, coherence = load_run(d)
+            lc, row["leaf_correct_images"], row["test_images"] = leaf_correct_frame(d)
         except BadRun as exc:
             bad.append(str(exc))
             continue
+        lc_frames.append(lc)
         summaries.append(row)
         metric_frames.append(m)
         curve_frames.append(training_curve(d))
@@ -171,7 +178,25 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
     )
     data.probe_dirs = good_probes
     data.curves = pd.concat(curve_frames, ignore_index=True)
+    scores = pd.concat([f for f in lc_frames if not f.empty] or lc_frames[:1], ignore_index=True)
+    for col in leaf_correct.COLUMNS[2:]:
+        scores[col] = pd.to_numeric(scores[col]).astype(float)
+    data.leaf_correct = scores.merge(data.runs, on="run_key", how="inner", validate="many_to_one")
     return data
+
+
+def leaf_correct_frame(d: Path) -> tuple[pd.DataFrame, int | None, int | None]:
+    """(the run's scores on its leaf-correct test images keyed by ``run_key``, leaf-correct images, test
+    images): :mod:`harness.report.leaf_correct`; no rows and None where there is no predictions.parquet."""
+    path = d / store.PREDICTIONS
+    if not path.is_file():
+        return pd.DataFrame(columns=["run_key", *leaf_correct.COLUMNS]), None, None
+    p = _read_parquet(path)
+    missing = [c for c in PREDICTION_COLUMNS if c not in p.columns]
+    if missing:
+        raise BadRun(f"{path}: missing columns {missing}")
+    scores, kept, total = leaf_correct.leaf_correct_scores(p)
+    return scores.assign(run_key=str(d)), kept, total
 
 
 def training_curve(d: Path) -> pd.DataFrame:

@@ -206,7 +206,38 @@ def stats_md(st: dict[str, Any]) -> str:
         )
     else:
         out.append(f"**Welch t-tests**: skipped — {md_escape(wt.get('reason', 'no data'))}")
+    out.append(leaf_correct_md(st.get("leaf_correct", {})))
     return "\n\n".join(out)
+
+
+def leaf_correct_md(lc: dict[str, Any]) -> str:
+    """The leaf-correct analysis (harness.report.leaf_correct): its table and its Welch tests."""
+    title = "**Held-out hypernyms on leaf-correct images**"
+    if lc.get("status") != "ok":
+        return f"{title}: skipped — {md_escape(lc.get('reason', 'no data'))}"
+    lines = [
+        [
+            r["model"],
+            r["shuffle"],
+            f"{r['images_kept']} / {r['images_total']}",
+            fmt(r["f1_all_images"]),
+            f"{fmt(r['f1'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]" if r["images_kept"] else "—",
+            fmt(r["majority_f1"]),
+        ]
+        for r in lc["rows"]
+    ]
+    tests = [
+        f"{md_escape(t['model'])}: {md_escape(t['a'])} vs {md_escape(t['b'])} {fmt(t['diff'], signed=True)} "
+        f"(t = {fmt(t['t'], 2)}, p {_p(t['p'])})"
+        for t in lc["tests"]
+    ]
+    return (
+        f"{title} (unseen F1, 100 % ablation, on the test images whose leaf questions were all answered "
+        "right; not in the paper: a condition below the leaf precondition compared on images it "
+        "recognised):\n\n"
+        + table(["model", "labels", "images", "all images", "leaf-correct [95 % CI]", "majority"], lines)
+        + (f"\n\nWelch t-tests on these images: {'; '.join(tests)}." if tests else "")
+    )
 
 
 def _p(p: Any) -> str:
