@@ -15,7 +15,15 @@ from pydantic import ValidationError
 from harness.common.files import write_text
 from harness.errors import UserError
 from harness.report.analysis import analyse
-from harness.report.load import METRIC_COLUMNS, RunData, find_run_dirs, from_frames, load_runs, summary_row
+from harness.report.load import (
+    METRIC_COLUMNS,
+    RunData,
+    concat_frames,
+    find_run_dirs,
+    from_frames,
+    load_runs,
+    summary_row,
+)
 from harness.report.markdown import LEGEND, headline_md, md_escape, rows_md, stats_md
 from harness.report.table import aggregate, headline
 from harness.runs import store
@@ -108,21 +116,10 @@ NUMERIC_COLUMNS = {
 }
 
 
-def _concat(frames: list[pd.DataFrame], numeric: tuple[str, ...]) -> pd.DataFrame:
-    """Concatenate, leaving out empty frames (whose object columns would make the result object), and
-    keep ``numeric`` columns numeric."""
-    parts = [f for f in frames if not f.empty] or frames[:1]
-    out = pd.concat(parts, ignore_index=True)
-    for col in numeric:
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col])  # raises on a value that is not a number
-    return out
-
-
 def _merge(a: RunData, b: RunData) -> RunData:
     return RunData(
         **{
-            name: _concat([getattr(a, name), getattr(b, name)], NUMERIC_COLUMNS[name])
+            name: concat_frames([getattr(a, name), getattr(b, name)], NUMERIC_COLUMNS[name])
             for name in ("runs", "metrics", "coherence", "probes")
         }
     )

@@ -18,10 +18,14 @@ def _skip(reason: str) -> dict[str, Any]:
 
 def full_ablation_unseen(data: RunData, init: str | None = "pretrained") -> pd.DataFrame:
     """Per (run, hypernym) unseen F1 at 100 % random ablation (optionally one init only)."""
-    m = data.metrics
+    m = unseen_at_full_ablation(data.metrics)
+    return m if init is None else m[m["init"] == init]
+
+
+def unseen_at_full_ablation(m: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``m`` (per-(run, category) scores joined with their runs) for unseen hypernyms at 100 %
+    random ablation, with an F1."""
     sel = (m["subset"] == "unseen") & (m["ablation_kind"] == "random") & (m["ablation_level"] == 100)
-    if init is not None:
-        sel &= m["init"] == init
     return m[sel].dropna(subset=["f1"])
 
 
@@ -165,20 +169,19 @@ def leaf_correct_analysis(data: RunData) -> dict[str, Any]:
     runs = data.runs
     if "test_images" not in runs.columns or runs["test_images"].isna().all():
         return _skip("no predictions.parquet in these runs")
-    runs = runs[(runs["ablation_kind"] == "random") & (runs["ablation_level"] == 100)]
-    runs = runs.dropna(subset=["test_images"])
+    every = full_ablation_unseen(data, init=None)
+    runs = runs[runs["run_key"].isin(every["run_key"])].dropna(subset=["test_images"])
     if runs.empty:
         return _skip("no run at 100 % ablation has predictions.parquet")
-    lc = data.leaf_correct
-    d = lc[(lc["subset"] == "unseen") & lc["run_key"].isin(runs["run_key"])].dropna(subset=["f1"])
+    d = unseen_at_full_ablation(data.leaf_correct)
     keys = ["source", "task", "encoder", "backbone", "init", "shuffle"]
-    every = full_ablation_unseen(data, init=None).groupby(keys)["f1"].mean()
+    all_images = every.groupby(keys)["f1"].mean()
     scored = {k: g for k, g in d.groupby(keys)}
     rows = []
     for k, g in runs.groupby(keys):
         mine = scored.get(k, d.iloc[:0])
         ci = stats.mean_ci(mine["f1"].to_numpy(float) * 100)
-        full = every.get(k)
+        full = all_images.get(k)
         rows.append(
             {
                 "model": model_label(dict(zip(keys, k, strict=True))),

@@ -178,11 +178,20 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
     )
     data.probe_dirs = good_probes
     data.curves = pd.concat(curve_frames, ignore_index=True)
-    scores = pd.concat([f for f in lc_frames if not f.empty] or lc_frames[:1], ignore_index=True)
-    for col in leaf_correct.COLUMNS[2:]:
-        scores[col] = pd.to_numeric(scores[col]).astype(float)
+    scores = concat_frames(lc_frames, tuple(leaf_correct.COLUMNS[2:]))
     data.leaf_correct = scores.merge(data.runs, on="run_key", how="inner", validate="many_to_one")
     return data
+
+
+def concat_frames(frames: list[pd.DataFrame], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """Concatenate, leaving out empty frames (whose object columns would make the result object), and
+    keep ``numeric`` columns numeric."""
+    parts = [f for f in frames if not f.empty] or frames[:1]
+    out = pd.concat(parts, ignore_index=True)
+    for col in numeric:
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col])  # raises on a value that is not a number
+    return out
 
 
 def leaf_correct_frame(d: Path) -> tuple[pd.DataFrame, int | None, int | None]:

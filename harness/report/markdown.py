@@ -56,7 +56,7 @@ def fmt(v: Any, digits: int = 1, signed: bool = False) -> str:
     return str(v)
 
 
-def _ci(r: pd.Series) -> str:
+def _ci(r: pd.Series | dict) -> str:
     return f"[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]"
 
 
@@ -221,7 +221,7 @@ def leaf_correct_md(lc: dict[str, Any]) -> str:
             r["shuffle"],
             f"{r['images_kept']} / {r['images_total']}",
             fmt(r["f1_all_images"]),
-            f"{fmt(r['f1'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]" if r["images_kept"] else "—",
+            f"{fmt(r['f1'])} {_ci(r)}" if r["images_kept"] else "—",
             fmt(r["majority_f1"]),
         ]
         for r in lc["rows"]
