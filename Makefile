@@ -40,10 +40,11 @@ demo: install
 	$(TB) report results/demo/runs --out results/demo --notes docs/demo/deviations.md
 	-$(TB) compare results/demo/leaderboard.json docs/demo/leaderboard.json --tolerance 1
 
-# After a demo run that should become the published one: its board and training curves go to docs/demo/
-# and the tables in README.md and docs/demo.md are regenerated from the board (commit all four).
+# After a demo run that should become the published one: its board, statistics and training curves go to
+# docs/demo/ and the tables in README.md and docs/demo.md are regenerated from the board (commit all five).
 demo-publish:
 	cp results/demo/leaderboard.json docs/demo/leaderboard.json
+	cp results/demo/analysis.json docs/demo/analysis.json
 	cp results/demo/plots/training_curves.png docs/demo/training_curves.png
 	$(TB) table docs/demo/leaderboard.json --into README.md
 	$(TB) table docs/demo/leaderboard.json --into docs/demo.md
