@@ -125,7 +125,7 @@ def coherence_fit(d: pd.DataFrame) -> dict[str, Any]:
 
 
 def condition_tests(data: RunData) -> dict[str, Any]:
-    """Welch t-tests at 100 % ablation (unseen): original vs each shuffle; pretrained vs random init."""
+    """Welch t-tests at 100 % ablation (unseen): the pairs of :func:`welch_pairs`."""
     tests = welch_pairs(full_ablation_unseen(data, init=None))
     if not tests:
         return _skip("no model has two conditions to compare at 100 % ablation")
@@ -138,7 +138,8 @@ def condition_tests(data: RunData) -> dict[str, Any]:
 
 def welch_pairs(d: pd.DataFrame) -> list[dict[str, Any]]:
     """Per model in ``d`` (per-(run, hypernym) unseen F1 at 100 % ablation): original vs each shuffle,
-    the hypernym swap vs its control, pretrained vs random init (original); pairs with two values a side."""
+    within- vs across-category (the paper's coherence contrast), the hypernym swap vs its control,
+    pretrained vs random init (original); pairs with two values a side."""
     tests = []
     keys = ["source", "task", "encoder", "backbone", "init"]
     for mkeys, g in d.groupby(keys):
@@ -147,6 +148,7 @@ def welch_pairs(d: pd.DataFrame) -> list[dict[str, Any]]:
         pairs = [
             ("original", s) for s in sorted(present) if s != "original" and not s.startswith("hypernym_swap")
         ]
+        pairs.append(("within_category", "across_category"))
         pairs.append(("hypernym_swap_control", "hypernym_swap"))  # the swap is compared with its own control
         for a, b in pairs:
             xa, xb = g.loc[g["shuffle"] == a, "f1"] * 100, g.loc[g["shuffle"] == b, "f1"] * 100

@@ -17,6 +17,7 @@ from PIL import Image
 from scipy import stats as sps
 
 from harness.errors import UserError
+from harness.report.analysis import condition_tests
 from harness.report.build import config_hash, report
 from harness.report.load import load_runs
 from harness.report.markdown import md_escape
@@ -319,6 +320,17 @@ def _reading_runs(root: Path) -> None:
                     "unseen": {c: unseen + scale * d + 0.005 * (seed - 2) for c, d in spread.items()},
                 },
             )
+
+
+def test_welch_tests_compare_within_with_across_category(tmp_path):
+    root = tmp_path / "runs"
+    _reading_runs(root)
+    tests = condition_tests(load_runs([root]))["tests"]
+    pairs = {(t["model"], t["a"], t["b"]): t for t in tests}
+    t = pairs[("enc-a + lm-x", "within_category", "across_category")]
+    assert t["mean_a"] == pytest.approx(73.0) and t["mean_b"] == pytest.approx(50.0) and t["p"] < 0.001
+    assert ("enc-a + lm-x", "original", "within_category") in pairs  # the original-vs-shuffle pairs stay
+    assert not any(m == "enc-a + lm-y" and a == "within_category" for m, a, _ in pairs)  # lm-y has none
 
 
 def test_reading_states_what_the_cis_support(tmp_path):
