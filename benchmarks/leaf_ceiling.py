@@ -4,7 +4,9 @@ A softmax regression (L2, L-BFGS) and a nearest-centroid classifier are fitted o
 (standardised, flattened image tokens; their training labels) and answer each leaf test question "Is there
 a <leaf>?" with Yes when the asked leaf is among the classifier's top ``k`` labels for the image. Scored as
 the board scores the trained model (per-category macro F1 of the leaf subset, ``rules.scored`` applied),
-beside the cell's own leaf F1. No LM is involved: what the features could give the projector.
+beside the cell's own leaf F1. No LM is involved: what the features could give the projector. Then, from
+the cell's predictions, how often the trained model answers all of an image's leaf questions right on the
+test images the softmax regression gets right at top 1, and on those it misses.
 
     python benchmarks/leaf_ceiling.py RUN_DIR [RUN_DIR ...] [--k 1 3 5]
 """
@@ -19,6 +21,7 @@ import torch
 
 from harness.config import load_grid
 from harness.protocol.questions import QUESTIONS_FILE
+from harness.report.leaf_correct import leaf_correct_images
 from harness.runs import store
 from harness.runs.cell import cell_features, create_plugin
 from harness.training.evaluation import category_f1, summary
@@ -65,6 +68,18 @@ def rankings(x: torch.Tensor, index: dict[str, int], questions: pd.DataFrame) ->
     return ranked
 
 
+def agreement(test: pd.DataFrame, ranked: dict[str, list[str]], predictions: pd.DataFrame) -> str:
+    """The model's leaf-correct rate on the test images the classifier is right / wrong about at top 1."""
+    label = test.drop_duplicates("image").set_index("image")["label_leaf"]
+    correct = leaf_correct_images(predictions[predictions["split"] == "test"])
+    hit = pd.Series({image: ranked[image][0] == leaf for image, leaf in label.items()})
+    parts = []
+    for name, images in (("right", hit.index[hit]), ("wrong", hit.index[~hit])):
+        rate = 100 * sum(i in correct for i in images) / max(1, len(images))
+        parts.append(f"{rate:.1f} % of the {len(images)} it gets {name}")
+    return "model answers every leaf question right on " + ", ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -78,9 +93,13 @@ def main() -> None:
         metrics = pd.read_parquet(run / store.METRICS)
         own = 100 * metrics.loc[metrics["subset"] == "leaf", "f1"].mean()
         print(f"{run.name} ({cfg.init}, {cfg.shuffle}, seed {cfg.seed}): trained model leaf F1 {own:.1f}")
-        for name, ranked in rankings(feats.features, feats.index, questions).items():
+        ranks = rankings(feats.features, feats.index, questions)
+        for name, ranked in ranks.items():
             cells = [f"top-{k} {leaf_f1(test, {i: r[:k] for i, r in ranked.items()}):.1f}" for k in args.k]
             print(f"  {name}: " + ", ".join(cells))
+        if (run / store.PREDICTIONS).exists():
+            predictions = pd.read_parquet(run / store.PREDICTIONS)
+            print("  " + agreement(test, ranks["softmax regression"], predictions))
 
 
 if __name__ == "__main__":
