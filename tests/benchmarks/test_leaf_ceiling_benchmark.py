@@ -45,3 +45,22 @@ def test_features_of_the_other_leaf_answer_every_question_wrong():
     swapped[rows] = features[[rows[2], rows[3], rows[0], rows[1]]]
     for ranked in bench.rankings(swapped, index, questions).values():
         assert bench.leaf_f1(test, {img: r[:1] for img, r in ranked.items()}) == 0.0
+
+
+def test_agreement_splits_the_models_leaf_correct_rate_by_the_classifiers_top_label():
+    bench = load_benchmark()
+    questions, _, _ = toy_cell()
+    test = questions[questions["split"] == "test"]
+    images = sorted(test["image"].unique())
+    other = {"crow": "kayak", "kayak": "crow"}
+    label = test.drop_duplicates("image").set_index("image")["label_leaf"]
+    ranked = {img: [label[img], other[label[img]]] for img in images}
+    ranked[images[0]] = ranked[images[0]][::-1]  # the classifier misses the first image only
+    predictions = test.assign(pred=test["answer"])
+    negative = (predictions["kind"] == "leaf") & ~predictions["answer"]
+    predictions.loc[negative & (predictions["image"] == images[1]), "pred"] = True  # the model errs once
+    text = bench.agreement(test, ranked, predictions)
+    assert text == (
+        "model answers every leaf question right on 66.7 % of the 3 it gets right, "
+        "100.0 % of the 1 it gets wrong"
+    )
