@@ -152,6 +152,7 @@ def train_and_score(
 def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     from harness.training.coherence import image_groups, visual_coherence
     from harness.training.evaluation import summary
+    from harness.training.loop import check_format_steps, training_steps
 
     started = time.time()
     run.write_config(cfg)
@@ -159,6 +160,8 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     data = task.load()
     qs = build_cell_questions(cfg, task, data)
     qs.save(run.path)
+    train = qs.questions[qs.questions["split"] == "train"]
+    check_format_steps(cfg.training, training_steps(train, cfg.training, cfg.seed))  # before any model loads
     feats = cell_features(cfg, task, qs.questions)
     trained = train_and_score(cfg, run, feats, qs.questions, data.surface)
     backbone, prompt, predictions, metrics, weights = trained

@@ -68,6 +68,19 @@ def epoch_plans(sizes: list[int], training: Training, seed: int) -> list[tuple[i
     return plans
 
 
+def training_steps(train: pd.DataFrame, training: Training, seed: int) -> int:
+    """The optimiser steps ``train`` questions give: whole images per batch (:func:`epoch_plans`), images in
+    the order :meth:`VisionLM.groups` lays them out."""
+    sizes = train.groupby("image").size().sort_index().tolist()
+    return sum(len(batches) for _, batches in epoch_plans(sizes, training, seed))
+
+
+def check_format_steps(training: Training, total: int) -> None:
+    """A UserError if the format tokens' head start (``format_steps``) leaves no step for the projector."""
+    if training.format_steps >= total:
+        raise UserError(f"training.format_steps ({training.format_steps}) leaves none of the {total} steps")
+
+
 def cosine_with_warmup(total: int, warmup: int) -> Callable[[int], float]:
     def factor(step: int) -> float:
         if step < warmup:
@@ -280,8 +293,7 @@ def start_session(
     groups = vlm.groups(train, index, with_answers=True)
     plans = epoch_plans([g.n for g in groups], training, seed)
     total = sum(len(batches) for _, batches in plans)
-    if training.format_steps >= total:
-        raise UserError(f"training.format_steps ({training.format_steps}) leaves none of the {total} steps")
+    check_format_steps(training, total)
     return Session(vlm, groups, plans, Stepper(vlm, features, training, total, device), start)
 
 

@@ -126,6 +126,24 @@ def test_too_little_free_space_is_reported_with_the_path(tmp_path: Path, monkeyp
         grid.check_writable([cell])
 
 
+def test_format_steps_past_the_end_fail_the_cell_before_any_model_loads(tmp_path: Path, monkeypatch) -> None:
+    import harness.runs.cell as cell
+
+    grid = tiny_grid(tmp_path, tmp_path / "images")
+    head_start = "[training]\nformat_tokens = 1\nformat_steps = 999\n"
+    grid.write_text(grid.read_text().replace("[training]\n", head_start))
+    (cfg,) = load_grid(grid).cells()
+    cfg = cfg.model_copy(update={"output_dir": tmp_path / "out"})
+
+    def no_features(*args, **kwargs):
+        raise AssertionError("features were computed")
+
+    monkeypatch.setattr(cell, "cell_features", no_features)
+    with pytest.raises(UserError, match=r"training.format_steps \(999\) leaves none of the \d+ steps"):
+        cell.run_cell(cfg)
+    assert RunDir.for_config(cfg).state == "failed"
+
+
 def test_a_truncated_image_names_its_file(tmp_path: Path) -> None:
     path = tmp_path / "crow.jpg"
     Image.new("RGB", (64, 64), (200, 10, 10)).save(path)

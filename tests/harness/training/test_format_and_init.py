@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from harness.config import ExperimentConfig, Training
 from harness.errors import UserError
-from harness.training.loop import schedules, train_projector
+from harness.training.loop import schedules, train_projector, training_steps
 from harness.training.projector import build_projector, output_spread
 from harness.training.projector_init import LABEL_TEXT, fit_to_label_embeddings, label_embeddings, word_ids
 from harness.training.vision_lm import VisionLM
@@ -76,6 +76,16 @@ def test_format_steps_must_leave_steps():
 def test_format_steps_longer_than_training_is_a_user_error(setup):
     with pytest.raises(UserError, match="format_steps"):
         fit(setup, format_tokens=1, format_steps=1000)
+
+
+@pytest.mark.parametrize("options", [{"epochs": 1, "batch_size": 8}, {"epochs": 2.5, "batch_size": 5}])
+def test_training_steps_counts_the_steps_training_takes(setup, options):
+    records = []
+    fit(setup, log=records.append, **options)
+    last = max(r["step"] for r in records if r["kind"] == "train")
+    train = setup[3]
+    assert training_steps(train, Training(**options), seed=1) == last
+    assert training_steps(train, Training(**{**options, "epochs": 1, "batch_size": 4}), seed=1) != last
 
 
 def test_new_options_at_defaults_keep_cell_ids():
