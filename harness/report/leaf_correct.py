@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-COLUMNS = ["subset", "category", "depth", "f1", "majority_f1"]
-
 
 def leaf_correct_images(predictions: pd.DataFrame) -> set[str]:
     """The images all of whose scored leaf questions were answered right (``pred == answer``)."""
@@ -24,10 +22,10 @@ def leaf_correct_images(predictions: pd.DataFrame) -> set[str]:
 
 
 def leaf_correct_scores(predictions: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
-    """(per (subset, category) F1 and majority F1 over the leaf-correct images' questions (``COLUMNS``),
-    leaf-correct images, test images)."""
+    """(the board's per (subset, category) scores, :func:`category_f1`, over the leaf-correct images'
+    questions, leaf-correct images, test images)."""
     from harness.training.evaluation import category_f1  # torch-backed module: imported when used
 
     kept = leaf_correct_images(predictions)
-    scores = category_f1(predictions[predictions["image"].isin(kept)])[COLUMNS]
+    scores = category_f1(predictions[predictions["image"].isin(kept)])
     return scores, len(kept), int(predictions["image"].nunique())

@@ -178,7 +178,7 @@ def load_runs(paths: list[Path], strict: bool = False, warn: Callable[[str], Non
     )
     data.probe_dirs = good_probes
     data.curves = pd.concat(curve_frames, ignore_index=True)
-    scores = concat_frames(lc_frames, tuple(leaf_correct.COLUMNS[2:]))
+    scores = concat_frames(lc_frames, tuple(METRIC_COLUMNS[2:]))
     data.leaf_correct = scores.merge(data.runs, on="run_key", how="inner", validate="many_to_one")
     return data
 
@@ -199,13 +199,13 @@ def leaf_correct_frame(d: Path) -> tuple[pd.DataFrame, int | None, int | None]:
     images): :mod:`harness.report.leaf_correct`; no rows and None where there is no predictions.parquet."""
     path = d / store.PREDICTIONS
     if not path.is_file():
-        return pd.DataFrame(columns=["run_key", *leaf_correct.COLUMNS]), None, None
+        return pd.DataFrame(columns=["run_key", *METRIC_COLUMNS]), None, None
     p = _read_parquet(path)
     missing = [c for c in PREDICTION_COLUMNS if c not in p.columns]
     if missing:
         raise BadRun(f"{path}: missing columns {missing}")
     scores, kept, total = leaf_correct.leaf_correct_scores(p)
-    return scores.assign(run_key=str(d)), kept, total
+    return scores[METRIC_COLUMNS].assign(run_key=str(d)), kept, total
 
 
 def training_curve(d: Path) -> pd.DataFrame:
