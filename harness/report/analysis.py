@@ -182,7 +182,7 @@ def leaf_correct_analysis(data: RunData) -> dict[str, Any]:
     rows = []
     for k, g in runs.groupby(keys):
         mine = scored.get(k, d.iloc[:0])
-        ci = stats.mean_ci(mine["f1"].to_numpy(float) * 100)
+        ci = stats.mean_ci(mine["f1"].to_numpy(float) * 100, bounds=stats.F1_RANGE)
         full = all_images.get(k)
         rows.append(
             {

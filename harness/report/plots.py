@@ -28,7 +28,7 @@ from PIL import Image  # noqa: E402
 
 from harness.report.analysis import coherence_table, full_ablation_unseen  # noqa: E402
 from harness.report.load import RunData  # noqa: E402
-from harness.report.stats import correlation, mean_ci  # noqa: E402
+from harness.report.stats import F1_RANGE, correlation, mean_ci  # noqa: E402
 from harness.report.table import (  # noqa: E402
     LEAF_THRESHOLD,
     headline_groups,
@@ -286,7 +286,7 @@ def depth_bars(data: RunData, out: Path) -> Result:
     counts = []
     for i, depth in enumerate(depths):
         sel = [d[(d["model"] == m) & (d["depth"] == depth)] for m in models]
-        cis = [mean_ci(s["f1"] * 100) for s in sel]
+        cis = [mean_ci(s["f1"] * 100, bounds=F1_RANGE) for s in sel]
         counts += [
             {"n_seeds": s["seed"].nunique(), "n_categories": s["category"].nunique()} for s in sel if len(s)
         ]

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+F1_RANGE = (0.0, 100.0)  # macro F1 in %: a confidence interval is clipped to it
+
 
 @dataclass(frozen=True)
 class MeanCI:
@@ -32,8 +34,9 @@ class MeanCI:
     level: float = 0.95
 
 
-def mean_ci(values: Any, level: float = 0.95) -> MeanCI:
-    """Mean, standard error (sample SD / sqrt n) and ``mean ± t_{(1+level)/2, n-1} * se``.
+def mean_ci(values: Any, level: float = 0.95, bounds: tuple[float, float] | None = None) -> MeanCI:
+    """Mean, standard error (sample SD / sqrt n) and ``mean ± t_{(1+level)/2, n-1} * se``, the interval
+    clipped to ``bounds`` (the measure's range, e.g. ``(0, 100)`` for F1 in %) when given.
 
     NaNs are dropped.  With one value the SE and CI are NaN (no spread to estimate); with none, all NaN.
     """
@@ -47,7 +50,10 @@ def mean_ci(values: Any, level: float = 0.95) -> MeanCI:
         return MeanCI(mean, math.nan, math.nan, math.nan, 1, level)
     se = float(x.std(ddof=1) / math.sqrt(n))
     half = float(sps.t.ppf(0.5 + level / 2, n - 1)) * se
-    return MeanCI(mean, se, mean - half, mean + half, n, level)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return MeanCI(mean, se, low, high, n, level)
 
 
 @dataclass

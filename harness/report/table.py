@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from harness.report.load import COND_KEYS, MODEL_KEYS, SUBSETS
-from harness.report.stats import mean_ci
+from harness.report.stats import F1_RANGE, mean_ci
 
 ROW_KEYS = [*MODEL_KEYS, *COND_KEYS, "subset"]
 LEAF_THRESHOLD = 80.0  # PROTOCOL §7.1: leaves are learned (F1 >= 80) before hypernym results mean anything
@@ -55,7 +55,7 @@ def aggregate(metrics: pd.DataFrame) -> pd.DataFrame:
     records = []
     for keys, d in metrics.dropna(subset=["f1"]).groupby(ROW_KEYS, dropna=False, sort=False):
         rec = dict(zip(ROW_KEYS, keys, strict=True))
-        ci = mean_ci(d["f1"].to_numpy(float) * 100)
+        ci = mean_ci(d["f1"].to_numpy(float) * 100, bounds=F1_RANGE)
         maj = d["majority_f1"].dropna()
         rec.update(
             n_runs=int(d["run_key"].nunique()),

@@ -30,6 +30,20 @@ def test_mean_ci_edge_cases():
     assert stats.mean_ci([]).n == 0
 
 
+def test_mean_ci_is_clipped_to_the_measures_range():
+    """Few, spread F1 values (a condition kept on one image) give a t interval past 0 and 100: clipped."""
+    x = [0.0, 100.0, 100.0, 0.0]
+    raw = stats.mean_ci(x)
+    assert raw.ci_low < 0 and raw.ci_high > 100
+    ci = stats.mean_ci(x, bounds=stats.F1_RANGE)
+    assert (ci.mean, ci.se, ci.ci_low, ci.ci_high) == (raw.mean, raw.se, 0.0, 100.0)
+    inside = stats.mean_ci([40.0, 50.0, 60.0], bounds=stats.F1_RANGE)
+    assert (inside.ci_low, inside.ci_high) == (
+        stats.mean_ci([40.0, 50.0, 60.0]).ci_low,
+        stats.mean_ci([40.0, 50.0, 60.0]).ci_high,
+    )
+
+
 def test_mean_ci_coverage():
     """About 95 % of t intervals from normal samples (n = 8) contain the true mean (z would under-cover)."""
     rng = np.random.default_rng(7)
