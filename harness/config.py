@@ -85,7 +85,9 @@ class Training(Strict):
     # output layer so each training image's tokens start at its training label's text embedding
     # (harness.training.projector_init); format_tokens learned tokens after the image tokens carry the answer
     # format, at format_lr (default: lr), alone for the first format_steps steps while the projector waits.
-    projector_init: Literal["default", "label-embeddings"] = "default"
+    # "label-embeddings-centred": the same fit into a projector whose hidden units are centred before its
+    # output layer (harness.training.projector.Projector; docs/demo.md, "d6").
+    projector_init: Literal["default", "label-embeddings", "label-embeddings-centred"] = "default"
     format_tokens: int = Field(default=0, ge=0)
     format_lr: float | None = Field(default=None, gt=0)
     format_steps: int = Field(default=0, ge=0)

@@ -281,11 +281,17 @@ def start_session(
     """The frozen backbone on the training device, a fresh projector, the batches of every epoch."""
     device = resolve_device(training.device)
     prepare_backbone(backbone, device, training.dtype)
+    centred = training.projector_init == "label-embeddings-centred"
     projector = build_projector(
-        features.shape[2], backbone.hidden_size, seed, training.seeded_projector_init, training.format_tokens
+        features.shape[2],
+        backbone.hidden_size,
+        seed,
+        training.seeded_projector_init,
+        training.format_tokens,
+        centred,
     )
     start = {}
-    if training.projector_init == "label-embeddings":
+    if training.projector_init != "default":
         fit = fit_to_label_embeddings(projector, backbone, features, index, train, device)
         start["label_fit_cosine"] = fit
     projector.to(device).train()

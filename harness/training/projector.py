@@ -1,7 +1,9 @@
 """The projector: the only trained part, ``Linear(d_img, d_lm) -> GELU -> Linear(d_lm, d_lm)`` per patch token
 (PROTOCOL.md §1; Prismatic's "gelu-mlp"), optionally followed by ``training.format_tokens`` learned tokens
 that are the same for every image (prompt tuning; not in the paper's code): they can carry the answer format,
-which a projector alone learns as one output shared by every image (docs/demo.md, "Why the leaves stall")."""
+which a projector alone learns as one output shared by every image (docs/demo.md, "Why the leaves stall").
+A ``centred`` projector subtracts a fixed vector ``hidden_mean`` from the hidden units before the output
+layer (set by ``training.projector_init = "label-embeddings-centred"``; not in the paper's code)."""
 
 from __future__ import annotations
 
@@ -17,14 +19,26 @@ FIXED_PROJECTOR_SEED = 0  # used when Training.seeded_projector_init is False (t
 
 class Projector(nn.Module):
     """``Linear(d_img, d_lm) -> GELU -> Linear(d_lm, d_lm)`` applied to every patch token, then ``n_format``
-    learned tokens (the parameter ``format``) appended after each image's tokens."""
+    learned tokens (the parameter ``format``) appended after each image's tokens. A ``centred`` projector
+    computes ``fc2(GELU(fc1(x)) - hidden_mean)``: the buffer ``hidden_mean`` (zeros until a fit sets it)
+    takes the hidden units' common part out of ``fc2``'s input, so ``fc2.bias`` alone carries it."""
+
+    hidden_mean: torch.Tensor
 
     def __init__(
-        self, d_img: int, d_lm: int, generator: torch.Generator | None = None, n_format: int = 0
+        self,
+        d_img: int,
+        d_lm: int,
+        generator: torch.Generator | None = None,
+        n_format: int = 0,
+        centred: bool = False,
     ) -> None:
         super().__init__()
         self.fc1, self.act, self.fc2 = nn.Linear(d_img, d_lm), nn.GELU(), nn.Linear(d_lm, d_lm)
         self.n_format = n_format
+        self.centred = centred
+        if centred:
+            self.register_buffer("hidden_mean", torch.zeros(d_lm))
         if n_format:
             self.format = nn.Parameter(torch.zeros(n_format, d_lm))
         if generator is not None:
@@ -43,16 +57,24 @@ class Projector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[I, N, d_img]`` -> ``[I, N + n_format, d_lm]``."""
-        y = self.fc2(self.act(self.fc1(x)))
+        y = self.fc2(self.hidden(x))
         if not self.n_format:
             return y
         return torch.cat([y, self.format.to(y.dtype).expand(y.shape[0], -1, -1)], dim=1)
 
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The output layer's input: ``GELU(fc1(x))``, less ``hidden_mean`` when ``centred``."""
+        h = self.act(self.fc1(x))
+        return h - self.hidden_mean.to(h.dtype) if self.centred else h
 
-def build_projector(d_img: int, d_lm: int, seed: int, seeded: bool = True, n_format: int = 0) -> Projector:
+
+def build_projector(
+    d_img: int, d_lm: int, seed: int, seeded: bool = True, n_format: int = 0, centred: bool = False
+) -> Projector:
     """A projector initialised from ``derive_seed(seed, "projector")`` (or a fixed seed if not ``seeded``)."""
     base = seed if seeded else FIXED_PROJECTOR_SEED
-    return Projector(d_img, d_lm, torch.Generator().manual_seed(derive_seed(base, "projector")), n_format)
+    generator = torch.Generator().manual_seed(derive_seed(base, "projector"))
+    return Projector(d_img, d_lm, generator, n_format, centred)
 
 
 def output_spread(projector: Projector, features: torch.Tensor) -> dict[str, float]:

@@ -6,6 +6,11 @@ Only the training split's leaf labels are used (the same supervision the trainin
 hypernym), so the hypernym ablation still holds. Not in the paper's code: a randomly initialised projector
 trained at the demo's CPU-sized learning rate collapses onto one shared output and learns the leaves slowly
 (docs/demo.md, "Why the leaves stall").
+
+``"label-embeddings-centred"`` fits the same map into a centred projector: ``hidden_mean`` becomes the
+training tokens' mean hidden units and ``fc2.bias`` the targets' mean, so the projector computes the same
+function at the start but ``fc2``'s weight no longer shares a gradient direction with its bias. On the
+demo's cells this removed a collapse plateau that appeared on one CPU code path only (docs/demo.md, "d6").
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ def fit_to_label_embeddings(
     train: pd.DataFrame,
     device: torch.device,
 ) -> float:
-    """Set ``projector.fc2`` so each training image's tokens map to its label text's mean embedding.
+    """Set ``projector.fc2`` (and a centred projector's ``hidden_mean``) so each training image's tokens
+    map to its label text's mean embedding.
 
     ``train`` needs the columns ``image`` and :data:`LABEL_TEXT`. Returns the fit's mean cosine between
     the projected tokens and their targets (1: exact).
@@ -65,7 +71,7 @@ def fit_to_label_embeddings(
     target = label_embeddings(backbone, texts, device)[[row[t] for t in images[LABEL_TEXT]]]  # [I, H]
     with torch.no_grad():
         x = features[[index[r] for r in images["image"]]].to(torch.float32)  # [I, N, D]
-        hidden = projector.act(projector.fc1(x)).flatten(0, 1).double()  # [I * N, H_in]
+        hidden = projector.act(projector.fc1(x)).flatten(0, 1).double()  # [I * N, H_in], not centred
         goal = target.repeat_interleave(x.shape[1], dim=0).double()  # every token of an image: its label
         h_mean, g_mean = hidden.mean(0), goal.mean(0)
         h, g = hidden - h_mean, goal - g_mean
@@ -73,6 +79,11 @@ def fit_to_label_embeddings(
         gram = h.T @ h + penalty * torch.eye(h.shape[1], dtype=h.dtype)
         weight = torch.linalg.solve(gram, h.T @ g)  # [H_in, H]
         projector.fc2.weight.copy_(weight.T.to(projector.fc2.weight.dtype))
-        projector.fc2.bias.copy_((g_mean - h_mean @ weight).to(projector.fc2.bias.dtype))
-        fitted = projector.fc2(hidden.float())
+        if projector.centred:
+            projector.hidden_mean.copy_(h_mean.to(projector.hidden_mean.dtype))
+            bias = g_mean
+        else:
+            bias = g_mean - h_mean @ weight
+        projector.fc2.bias.copy_(bias.to(projector.fc2.bias.dtype))
+        fitted = projector.fc2(projector.hidden(x).flatten(0, 1))
         return float(torch.nn.functional.cosine_similarity(fitted, goal.float(), dim=-1).mean())

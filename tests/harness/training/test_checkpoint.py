@@ -66,9 +66,12 @@ def assert_same(a, b) -> None:
 
 
 FORMAT = {"format_tokens": 2, "format_steps": 10, "format_lr": 0.05, "projector_init": "label-embeddings"}
+CENTRED = {"projector_init": "label-embeddings-centred"}
 
 
-@pytest.mark.parametrize(("epochs", "stop_after", "options"), [(3, 1, {}), (2.5, 2, {}), (3, 1, FORMAT)])
+@pytest.mark.parametrize(
+    ("epochs", "stop_after", "options"), [(3, 1, {}), (2.5, 2, {}), (3, 1, FORMAT), (2, 1, CENTRED)]
+)
 def test_resumed_training_equals_uninterrupted(setup, tmp_path: Path, epochs, stop_after, options):
     """Also with format tokens whose head start (10 steps) outlasts the first epoch (8 steps)."""
     if options.get("projector_init"):

@@ -93,7 +93,11 @@ def test_new_options_at_defaults_keep_cell_ids():
     default = ExperimentConfig(**base)
     explicit = ExperimentConfig(**base, training={"projector_init": "default", "format_tokens": 0})
     assert default.cell_id() == explicit.cell_id()
-    for change in ({"format_tokens": 1}, {"projector_init": "label-embeddings"}):
+    for change in (
+        {"format_tokens": 1},
+        {"projector_init": "label-embeddings"},
+        {"projector_init": "label-embeddings-centred"},
+    ):
         assert ExperimentConfig(**base, training=change).cell_id() != default.cell_id()
 
 
@@ -121,6 +125,37 @@ def test_label_embedding_init_puts_each_image_at_its_label(setup):
     assert torch.equal(projector.fc1.weight, untouched.fc1.weight)  # only the output layer is fitted
 
 
+def test_centred_projector_is_the_plain_one_until_fitted():
+    plain, centred = build_projector(12, 16, seed=3), build_projector(12, 16, seed=3, centred=True)
+    x = torch.randn(5, 4, 12)
+    assert torch.equal(centred(x), plain(x))  # hidden_mean starts at zero
+    centred.hidden_mean.fill_(0.5)
+    assert not torch.allclose(centred(x), plain(x))
+    assert "hidden_mean" in centred.state_dict() and "hidden_mean" not in plain.state_dict()
+
+
+def test_centred_fit_starts_at_the_same_function(setup):
+    """The centred fit gives the plain fit's tokens; its hidden_mean is the training tokens' mean hidden
+    units and fc2.bias the mean target, so the output layer's bias alone carries the common part."""
+    backbone, features, index, train, _ = setup
+    plain = build_projector(12, backbone.hidden_size, seed=0)
+    centred = build_projector(12, backbone.hidden_size, seed=0, centred=True)
+    cosines = [fit_to_label_embeddings(p, backbone, features, index, train, "cpu") for p in (plain, centred)]
+    assert cosines[1] == pytest.approx(cosines[0], abs=1e-5)
+    assert torch.equal(centred.fc2.weight, plain.fc2.weight)
+    images = train.drop_duplicates("image")["image"].sort_values()
+    x = features[[index[i] for i in images]]
+    with torch.no_grad():
+        torch.testing.assert_close(centred(x), plain(x), atol=1e-5, rtol=1e-4)
+        hidden = plain.act(plain.fc1(x)).flatten(0, 1)
+    torch.testing.assert_close(centred.hidden_mean, hidden.mean(0), atol=1e-6, rtol=1e-5)
+    labels = train.drop_duplicates("image").sort_values("image")[LABEL_TEXT].tolist()
+    table = label_embeddings(backbone, sorted(set(labels)), torch.device("cpu"))
+    goal_mean = table[[sorted(set(labels)).index(t) for t in labels]].mean(0)
+    torch.testing.assert_close(centred.fc2.bias, goal_mean, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(plain.fc2.bias, goal_mean, atol=1e-3)
+
+
 def test_label_embedding_init_needs_label_text(setup):
     backbone, features, index, train, _ = setup
     projector = build_projector(12, backbone.hidden_size, seed=0)
@@ -128,8 +163,9 @@ def test_label_embedding_init_needs_label_text(setup):
         fit_to_label_embeddings(projector, backbone, features, index, train.drop(columns=[LABEL_TEXT]), "cpu")
 
 
-def test_training_with_label_init_logs_its_fit(setup):
+@pytest.mark.parametrize("init", ["label-embeddings", "label-embeddings-centred"])
+def test_training_with_label_init_logs_its_fit(setup, init):
     records = []
-    fit(setup, log=records.append, projector_init="label-embeddings", format_tokens=1)
+    fit(setup, log=records.append, projector_init=init, format_tokens=1)
     start = [r for r in records if r["kind"] == "start"]
     assert len(start) == 1 and records[0] is start[0] and 0.9 < start[0]["label_fit_cosine"] <= 1.0 + 1e-6
