@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import tomllib
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -44,14 +45,17 @@ def _clean(obj: Any) -> Any:
 
 
 def config_hash(runs: pd.DataFrame) -> tuple[str, str]:
-    """(sha256, what it covers) of the runs read: each run's config.toml (its cell's full configuration),
-    or its run id where the directory has none; the per-run digests are sorted, so the hash does not
-    depend on the order or the paths the runs were found under."""
+    """(sha256, what it covers) of the runs read: each run's config.toml (its cell's full configuration,
+    less ``output_dir``, where a checkout happened to write it), or its run id where the directory has
+    none; the per-run digests are sorted, so the hash depends on neither the order nor the paths."""
     digests, n_config = [], 0
     for key, run_id in zip(runs["run_key"], runs["run_id"], strict=True):
         path = Path(str(key)) / store.CONFIG
         if path.is_file():
-            digests.append("config.toml " + hashlib.sha256(path.read_bytes()).hexdigest())
+            config = tomllib.loads(path.read_text())
+            config.pop("output_dir", None)
+            text = json.dumps(config, sort_keys=True, default=str)
+            digests.append("config.toml " + hashlib.sha256(text.encode()).hexdigest())
             n_config += 1
         else:
             digests.append("run id " + hashlib.sha256(str(run_id).encode()).hexdigest())

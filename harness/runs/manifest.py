@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import resource
@@ -73,10 +74,43 @@ def device_name() -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The CPU's model name as the kernel reports it (Linux), else None."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return None
+
+
+def numerics_fingerprint() -> str:
+    """A digest of fixed float32 and bfloat16 CPU computations at the LM's shapes (a matrix product, GELU,
+    softmax, a long sum), with the current thread count and kernels. Two machines or code paths with
+    different digests round differently, so a chaotic training need not reproduce bit for bit between
+    them; equal digests make it likely, not certain."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(256, 576, generator=generator)
+    b = torch.randn(576, 1536, generator=generator)
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for dtype in (torch.float32, torch.bfloat16):
+            y = a.to(dtype) @ b.to(dtype)
+            for out in (y, torch.nn.functional.gelu(y), torch.softmax(y, -1), y.sum(), y.sum(0)):
+                digest.update(out.float().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def compute_info() -> dict[str, Any]:
-    """What torch computes with here: CPU kernel capability (``ATEN_CPU_CAPABILITY`` can lower it), threads,
-    native bf16, and the CUDA device and its compute capability where there is one."""
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine()}
+    """What torch computes with here: CPU model, kernel capability (``ATEN_CPU_CAPABILITY`` can lower it),
+    threads, native bf16, :func:`numerics_fingerprint`, and the CUDA device and its compute capability where
+    there is one."""
+    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model()}
     try:
         import torch
     except ImportError:
@@ -88,6 +122,7 @@ def compute_info() -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cpu_bf16": cpu_bf16_supported(),
         "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+        "numerics_fingerprint": numerics_fingerprint(),
     }
     if torch.cuda.is_available():
         info |= {

@@ -446,6 +446,9 @@ def test_config_hash_deterministic_and_content_based(tmp_path):
     assert of1 == "config.toml of 2 runs" and h1 != h0 and config_hash(runs)[0] == h1
     (dirs[0] / "config.toml").write_text("seed = 99\n")
     assert config_hash(runs)[0] not in (h0, h1)
+    for i, d in enumerate(dirs):  # where a checkout wrote its runs is not part of the configuration
+        (d / "config.toml").write_text(f'seed = {i}\noutput_dir = "/elsewhere/clone-{i}/runs"\n')
+    assert config_hash(runs)[0] == h1
 
 
 def test_fig6_with_one_ablation_level_is_drawn_by_condition(tmp_path):

@@ -1,0 +1,48 @@
+"""The manifest's compute record: CPU model and the numerics fingerprint that tells code paths apart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.runs.manifest import compute_info, cpu_model, numerics_fingerprint
+
+
+def test_cpu_model_reads_the_model_name(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9999\nflags\t: fpu\n")
+    assert cpu_model(info) == "AMD EPYC 9999"
+    info.write_text("processor\t: 0\nflags\t: fpu\n")
+    assert cpu_model(info) is None
+    assert cpu_model(tmp_path / "absent") is None
+
+
+def test_fingerprint_is_stable_and_recorded() -> None:
+    first = numerics_fingerprint()
+    assert first == numerics_fingerprint()
+    assert len(first) == 16 and int(first, 16) >= 0
+    info = compute_info()
+    assert info["numerics_fingerprint"] == first
+    assert "cpu_model" in info
+
+
+def _fingerprint_in_subprocess(**env: str) -> str:
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from harness.runs.manifest import numerics_fingerprint as f; print(f())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() == "DEFAULT", reason="no vectorised kernels here")
+def test_fingerprint_differs_on_another_cpu_code_path() -> None:
+    """Forcing torch's scalar kernels (a code path known to move the demo's cells) changes the digest."""
+    assert _fingerprint_in_subprocess() != _fingerprint_in_subprocess(ATEN_CPU_CAPABILITY="default")
