@@ -201,15 +201,22 @@ class ExperimentConfig(Strict):
 
         ``CELL_ID_VERSION`` changes when what a given config computes changes.
         """
-        unrelated = {"output_dir", "cache_dir", "name", "probe", "tracking"}
-        payload = self.model_dump(mode="json", exclude=unrelated)
-        payload["task_options"] = {k: v for k, v in self.task_options.items() if k != "root"}
+        payload = without_locations(self.model_dump(mode="json", exclude={"name", "probe", "tracking"}))
         for key, default in ADDED_AT_DEFAULT.items():
             if payload["training"][key] == default:
                 del payload["training"][key]
         payload["version"] = CELL_ID_VERSION
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def without_locations(config: dict[str, Any]) -> dict[str, Any]:
+    """A config (as a dict) less where it writes and caches (``output_dir``, ``cache_dir``) and where its
+    task's data lives (``task_options.root``): what differs between checkouts of the same experiment."""
+    out = {k: v for k, v in config.items() if k not in ("output_dir", "cache_dir")}
+    if isinstance(out.get("task_options"), dict):
+        out["task_options"] = {k: v for k, v in out["task_options"].items() if k != "root"}
+    return out
 
 
 def _one_empty_sweep() -> list[dict[str, list[Any]]]:

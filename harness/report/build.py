@@ -20,6 +20,7 @@ import pandas as pd
 from rich.markup import escape
 
 from harness.common.files import write_json, write_text
+from harness.config import without_locations
 from harness.report.analysis import analyse
 from harness.report.html import render_html
 from harness.report.load import RunData, load_runs
@@ -46,15 +47,14 @@ def _clean(obj: Any) -> Any:
 
 def config_hash(runs: pd.DataFrame) -> tuple[str, str]:
     """(sha256, what it covers) of the runs read: each run's config.toml (its cell's full configuration,
-    less ``output_dir``, where a checkout happened to write it), or its run id where the directory has
-    none; the per-run digests are sorted, so the hash depends on neither the order nor the paths."""
+    less where a checkout wrote, cached and read it: :func:`harness.config.without_locations`), or its run
+    id where the directory has none; the per-run digests are sorted, so the hash depends on neither the
+    order nor the paths."""
     digests, n_config = [], 0
     for key, run_id in zip(runs["run_key"], runs["run_id"], strict=True):
         path = Path(str(key)) / store.CONFIG
         if path.is_file():
-            config = tomllib.loads(path.read_text())
-            config.pop("output_dir", None)
-            text = json.dumps(config, sort_keys=True, default=str)
+            text = json.dumps(without_locations(tomllib.loads(path.read_text())), sort_keys=True, default=str)
             digests.append("config.toml " + hashlib.sha256(text.encode()).hexdigest())
             n_config += 1
         else:

@@ -446,9 +446,17 @@ def test_config_hash_deterministic_and_content_based(tmp_path):
     assert of1 == "config.toml of 2 runs" and h1 != h0 and config_hash(runs)[0] == h1
     (dirs[0] / "config.toml").write_text("seed = 99\n")
     assert config_hash(runs)[0] not in (h0, h1)
-    for i, d in enumerate(dirs):  # where a checkout wrote its runs is not part of the configuration
-        (d / "config.toml").write_text(f'seed = {i}\noutput_dir = "/elsewhere/clone-{i}/runs"\n')
-    assert config_hash(runs)[0] == h1
+    for i, d in enumerate(dirs):  # where a checkout wrote, cached and read is not part of the configuration
+        (d / "config.toml").write_text(
+            f'seed = {i}\noutput_dir = "/clone-{i}/runs"\ncache_dir = "/clone-{i}/cache"\n'
+            f'[task_options]\nroot = "/clone-{i}/images"\n'
+        )
+    located = config_hash(runs)[0]
+    for i, d in enumerate(dirs):
+        (d / "config.toml").write_text(f"seed = {i}\n[task_options]\n")
+    assert config_hash(runs)[0] == located
+    (dirs[0] / "config.toml").write_text('seed = 0\n[task_options]\nroot = "/x"\naugment = 2\n')
+    assert config_hash(runs)[0] != located  # a task option other than its root still counts
 
 
 def test_fig6_with_one_ablation_level_is_drawn_by_condition(tmp_path):
