@@ -286,9 +286,10 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.report.compare import compare_boards
+    from harness.report.compare import compare_boards, same_numerics
 
     differences = compare_boards(Path(args.new), Path(args.reference))
+    console.print(same_numerics(Path(args.new), Path(args.reference))[1], highlight=False)
     beyond = [d for d in differences if d.delta > args.tolerance]
     for d in differences[: max(len(beyond), 5)]:
         style = "red" if d.delta > args.tolerance else "dim"

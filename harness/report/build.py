@@ -25,6 +25,7 @@ from harness.report.analysis import analyse
 from harness.report.html import render_html
 from harness.report.load import RunData, load_runs
 from harness.report.markdown import md_escape, render_md
+from harness.report.numerics import runs_compute
 from harness.report.plots import make_plots
 from harness.report.table import aggregate, headline, headline_reading, to_records
 from harness.report.terminal import print_board
@@ -68,7 +69,8 @@ def config_hash(runs: pd.DataFrame) -> tuple[str, str]:
 def provenance(data: RunData, inputs: list[Path] | None = None) -> dict[str, Any]:
     """What produced the report: taxobench version and git commit, package versions, platform, CPU/GPU
     (harness.runs.manifest.base_manifest, without the host name), the UTC date, the command's run folders,
-    the number of runs and a hash of their configurations."""
+    the number of runs, a hash of their configurations and the runs' own compute records (CPU, kernels,
+    threads, numerics fingerprint: :func:`harness.report.numerics.runs_compute`)."""
     man = base_manifest()
     versions = dict(man["versions"])
     for name in ("matplotlib", "markdown-it-py"):
@@ -90,6 +92,7 @@ def provenance(data: RunData, inputs: list[Path] | None = None) -> dict[str, Any
         "platform": man["platform"],
         "device": man["device"],
         "compute": man["compute"],
+        "runs_compute": runs_compute(Path(str(k)) for k in data.runs["run_key"].unique()),
     }
 
 

@@ -2,17 +2,20 @@
 
 Rows are matched on (model, condition, subset); every macro F1 (and its majority baseline) must be within
 ``tolerance`` points of the reference's, and both boards must hold the same rows.  Used to check that a
-fresh clone's ``make demo`` reproduces the committed ``docs/demo/leaderboard.json``.
+fresh clone's ``make demo`` reproduces the committed ``docs/demo/leaderboard.json``. It also says whether
+the two boards' runs trained on the same numerics path (:mod:`harness.report.numerics`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.report.compact_table import board_rows
+from harness.report.numerics import numerics_verdict
 
 KEY = ("model", "condition", "subset")
 COMPARED = ("macro_f1", "majority_f1")
@@ -58,3 +61,11 @@ def compare_boards(new: Path, reference: Path) -> list[Difference]:
                 continue  # absent in both (e.g. no majority baseline): nothing to compare
             out.append(Difference(key, field, new_value, ref_value))
     return sorted(out, key=lambda d: -d.delta)
+
+
+def same_numerics(new: Path, reference: Path) -> tuple[bool | None, str]:
+    """:func:`~harness.report.numerics.numerics_verdict` of two leaderboard.json files (readable: call
+    :func:`compare_boards` first)."""
+    boards = [json.loads(Path(p).read_text()) for p in (new, reference)]
+    a, b = (board if isinstance(board, dict) else {} for board in boards)
+    return numerics_verdict(a, b)

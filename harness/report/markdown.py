@@ -281,6 +281,13 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
     cpu = compute.get("cpu") or "?"
     if compute.get("cpu_capability"):
         cpu += f" ({compute['cpu_capability']}, {compute.get('threads', '?')} threads)"
+    paths = [
+        f"{r.get('numerics_fingerprint') or 'not recorded'} ({r.get('cpu_model') or '?'}, "
+        f"{r.get('cpu_capability') or '?'}, {r.get('threads') or '?'} threads"
+        + (f", {r['cuda_device']}" if r.get("cuda_device") else "")
+        + f"): {r.get('runs', '?')} runs"
+        for r in prov.get("runs_compute") or []
+    ]
     inputs = prov.get("inputs")
     command = "taxobench report " + (shlex.join(inputs) if inputs else "(inputs not recorded)")
     digest = str(prov.get("config_hash") or "?")[:16]
@@ -295,6 +302,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[tuple[str, str]]:
         ("python", f"{versions.get('python', '?')} on {prov.get('platform', '?')}"),
         ("packages", packages or "?"),
         ("hardware", f"device {prov.get('device', '?')}; CPU {cpu}"),
+        ("runs' numerics", "; ".join(paths) or "not recorded"),
     ]
 
 
