@@ -61,6 +61,7 @@ def numerics_verdict(new: dict[str, Any], reference: dict[str, Any]) -> tuple[bo
             "code, data or configuration, not rounding"
         )
     return False, (
-        f"numerics path: different ({shown} vs {', '.join(sorted(b))}): the runs rounded differently, and "
-        "a chaotic training need not reproduce across paths (docs/reliability.md)"
+        f"numerics path: different ({shown} vs {', '.join(sorted(b))}): the fingerprinted computations round "
+        "differently there, so the runs need not reproduce bit for bit, and a chaotic training's rows can "
+        "move by their seed spread (docs/reliability.md)"
     )
