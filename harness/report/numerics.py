@@ -1,8 +1,8 @@
 """On which numerics path the runs of a leaderboard trained, and whether two boards share one.
 
-A chaotic training reproduces bit for bit only where floats round the same way: the same CPU kernels,
-thread count and machine (a run's ``manifest.json`` records them as ``compute``, with
-:func:`harness.runs.manifest.numerics_fingerprint`). The report sums them up per board
+A chaotic training reproduces bit for bit only where floats round the same way: the same machine type
+and CPU kernels, on some machines the same thread count (a run's ``manifest.json`` records them as
+``compute``, with :func:`harness.runs.manifest.numerics_fingerprint`). The report sums them up per board
 (``provenance.runs_compute``) and ``taxobench compare`` says whether two boards' runs share a path, so a
 reader can tell a machine's rounding from a change in the code.
 """
