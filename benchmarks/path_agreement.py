@@ -1,0 +1,95 @@
+"""How far two runs of the same cells agree: one grid run on two numerics paths (machines, CPU kernels,
+thread counts, dtypes), or with two settings.
+
+For every cell finished in both run folders (matched on model, condition and seed): each side's leaf and
+held-out macro F1, the share of its test answers that differ (all, leaf, held-out), and the relative gap
+of the logged training loss at a few steps (where two paths part). docs/demo.md, "a path change is a seed
+change", reads its pilots with it.
+
+    python benchmarks/path_agreement.py RUNS_A RUNS_B [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.runs import store
+
+KEY = ("task", "encoder", "backbone", "init", "ablation_kind", "ablation_level", "shuffle", "seed")
+STEPS = (10, 40, 100, 200, 360)
+
+
+def finished_cells(root: Path) -> dict[tuple, Path]:
+    """The finished training cells under ``root`` (probe folders skipped), by :data:`KEY`."""
+    cells = {}
+    for done in sorted(Path(root).rglob(store.DONE)):
+        summary = json.loads((done.parent / store.SUMMARY).read_text())
+        if summary.get("kind") != "probe" and (done.parent / store.PREDICTIONS).is_file():
+            cells[tuple(summary.get(k) for k in KEY)] = done.parent
+    return cells
+
+
+def macro_f1(run: Path) -> dict[str, float]:
+    """Macro F1 (%) per subset, as the board computes it (the mean over categories)."""
+    metrics = pd.read_parquet(run / store.METRICS)
+    return {k: round(100 * float(v), 1) for k, v in metrics.groupby("subset")["f1"].mean().items()}
+
+
+def train_losses(run: Path) -> dict[int, float]:
+    records = (json.loads(line) for line in (run / store.TRAIN_LOG).read_text().splitlines() if line)
+    return {r["step"]: r["loss"] for r in records if r.get("kind") == "train"}
+
+
+def agreement(a: Path, b: Path) -> dict[str, Any]:
+    """One cell on two sides: F1 of each, the share of differing test answers, the loss gaps."""
+    pa, pb = (pd.read_parquet(run / store.PREDICTIONS) for run in (a, b))
+    if not pa[["image", "question"]].equals(pb[["image", "question"]]):
+        raise SystemExit(f"{a} and {b} asked different test questions: not the same cell")
+    differ = pd.Series(pa["pred"].to_numpy() != pb["pred"].to_numpy())
+    la, lb = train_losses(a), train_losses(b)
+    return {
+        "f1_a": macro_f1(a),
+        "f1_b": macro_f1(b),
+        "answers_differ": round(float(differ.mean()), 4),
+        "answers_differ_by_subset": {
+            k: round(float(v), 4) for k, v in differ.groupby(pa["subset"]).mean().items()
+        },
+        "loss_gap": {
+            s: round(abs(la[s] - lb[s]) / max(la[s], 1e-12), 4) for s in STEPS if s in la and s in lb
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs_a", type=Path)
+    parser.add_argument("runs_b", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+    a, b = finished_cells(args.runs_a), finished_cells(args.runs_b)
+    rows = [
+        {"cell": dict(zip(KEY, key, strict=True)), **agreement(a[key], b[key])}
+        for key in sorted(set(a) & set(b), key=str)
+    ]
+    if not rows:
+        print(f"no cell finished in both {args.runs_a} and {args.runs_b}")
+        return 2
+    for r in rows:
+        c = r["cell"]
+        print(
+            f"{c['init']} {c['shuffle']} seed {c['seed']}: F1 {r['f1_a']} vs {r['f1_b']}; "
+            f"{100 * r['answers_differ']:.1f} % of test answers differ {r['answers_differ_by_subset']}; "
+            f"loss gap {r['loss_gap']}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
