@@ -18,26 +18,29 @@ from typing import Any
 
 import pandas as pd
 
+from harness.report.load import find_run_dirs
 from harness.runs import store
+from harness.training.evaluation import summary
 
 KEY = ("task", "encoder", "backbone", "init", "ablation_kind", "ablation_level", "shuffle", "seed")
 STEPS = (10, 40, 100, 200, 360)
 
 
 def finished_cells(root: Path) -> dict[tuple, Path]:
-    """The finished training cells under ``root`` (probe folders skipped), by :data:`KEY`."""
+    """The finished training cells under ``root`` that have predictions, by :data:`KEY`."""
+    runs, _probes = find_run_dirs([root])
     cells = {}
-    for done in sorted(Path(root).rglob(store.DONE)):
-        summary = json.loads((done.parent / store.SUMMARY).read_text())
-        if summary.get("kind") != "probe" and (done.parent / store.PREDICTIONS).is_file():
-            cells[tuple(summary.get(k) for k in KEY)] = done.parent
+    for run in runs:
+        if (run / store.PREDICTIONS).is_file():
+            record = json.loads((run / store.SUMMARY).read_text())
+            cells[tuple(record.get(k) for k in KEY)] = run
     return cells
 
 
 def macro_f1(run: Path) -> dict[str, float]:
-    """Macro F1 (%) per subset, as the board computes it (the mean over categories)."""
-    metrics = pd.read_parquet(run / store.METRICS)
-    return {k: round(100 * float(v), 1) for k, v in metrics.groupby("subset")["f1"].mean().items()}
+    """Macro F1 (%) per subset, as the cell reports it (:func:`harness.training.evaluation.summary`)."""
+    per_subset = summary(pd.read_parquet(run / store.METRICS))
+    return {row.subset: round(100 * float(row.macro_f1), 1) for row in per_subset.itertuples()}
 
 
 def train_losses(run: Path) -> dict[int, float]:
