@@ -85,6 +85,11 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--k", type=int, nargs="+", default=[1, 3, 5])
     args = parser.parse_args()
+    needed = (store.CONFIG, QUESTIONS_FILE, store.METRICS)
+    for run in args.runs:  # every folder checked before any work, so a wrong one costs nothing
+        missing = [name for name in needed if not (run / name).is_file()]
+        if missing:
+            parser.error(f"{run} is not a finished training cell (no {', '.join(missing)})")
     for run in args.runs:
         cfg = load_grid(run / store.CONFIG).cells()[0]  # the resolved config, read as `taxobench run` does
         questions = pd.read_parquet(run / QUESTIONS_FILE)

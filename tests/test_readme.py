@@ -30,3 +30,15 @@ def test_the_committed_leaderboard_is_a_whole_demo_run() -> None:
     assert {r["subset"] for r in rows} >= {"leaf", "unseen"}
     assert all(0 <= r["macro_f1"] <= 100 for r in rows)
     assert data["provenance"]["n_runs"] == 8 and data["provenance"]["config_hash"]
+
+
+def test_the_committed_leaderboard_records_its_runs_numerics_path() -> None:
+    """A fresh clone's ``make demo`` is promised to reproduce the board on the same numerics path, so the
+    published board must say which path that is (``taxobench compare`` reads it)."""
+    from harness.report.numerics import fingerprints
+
+    data = json.loads(BOARD.read_text())
+    found = fingerprints(data)
+    assert found, "the published board records no numerics fingerprint for some run"
+    runs = data["provenance"]["runs_compute"]
+    assert sum(r["runs"] for r in runs) == data["provenance"]["n_runs"]

@@ -64,3 +64,19 @@ def test_agreement_splits_the_models_leaf_correct_rate_by_the_classifiers_top_la
         "model answers every leaf question right on 66.7 % of the 3 it gets right, "
         "100.0 % of the 1 it gets wrong"
     )
+
+
+def test_a_folder_that_is_not_a_training_cell_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """A probe run or any other folder among the arguments: exit 2 naming it, not a traceback."""
+    import pytest
+
+    bench = load_benchmark()
+    probe = tmp_path / "probe-0123"
+    probe.mkdir()
+    (probe / "summary.json").write_text("{}")
+    monkeypatch.setattr("sys.argv", ["leaf_ceiling.py", str(probe)])
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "probe-0123 is not a finished training cell" in err and "config.toml" in err
