@@ -9,6 +9,7 @@ import json
 import pytest
 
 from harness.report.compact_table import END, START, board_rows, markdown_table
+from harness.report.numerics import fingerprints
 from tests.helpers.paths import REPO
 
 BOARD = REPO / "docs" / "demo" / "leaderboard.json"
@@ -35,8 +36,6 @@ def test_the_committed_leaderboard_is_a_whole_demo_run() -> None:
 def test_the_committed_leaderboard_records_its_runs_numerics_path() -> None:
     """A fresh clone's ``make demo`` is promised to reproduce the board on the same numerics path, so the
     published board must say which path that is (``taxobench compare`` reads it)."""
-    from harness.report.numerics import fingerprints
-
     data = json.loads(BOARD.read_text())
     found = fingerprints(data)
     assert found, "the published board records no numerics fingerprint for some run"

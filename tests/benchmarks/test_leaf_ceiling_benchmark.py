@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pandas as pd
+import pytest
 import torch
 
 from tests.helpers.models import toy_questions
@@ -68,8 +69,6 @@ def test_agreement_splits_the_models_leaf_correct_rate_by_the_classifiers_top_la
 
 def test_a_folder_that_is_not_a_training_cell_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
     """A probe run or any other folder among the arguments: exit 2 naming it, not a traceback."""
-    import pytest
-
     bench = load_benchmark()
     probe = tmp_path / "probe-0123"
     probe.mkdir()
