@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.report.load import find_run_dirs
+from harness.report.load import find_run_dirs, training_curve
 from harness.runs import store
 from harness.training.evaluation import summary
 
@@ -44,8 +44,9 @@ def macro_f1(run: Path) -> dict[str, float]:
 
 
 def train_losses(run: Path) -> dict[int, float]:
-    records = (json.loads(line) for line in (run / store.TRAIN_LOG).read_text().splitlines() if line)
-    return {r["step"]: r["loss"] for r in records if r.get("kind") == "train"}
+    """The logged training loss by step, read as the report reads it (:func:`training_curve`)."""
+    curve = training_curve(run)
+    return {int(step): float(loss) for step, loss in zip(curve["step"], curve["loss"], strict=True)}
 
 
 def agreement(a: Path, b: Path) -> dict[str, Any]:
