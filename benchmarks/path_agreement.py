@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +51,13 @@ def train_losses(run: Path) -> dict[int, float]:
 
 
 def agreement(a: Path, b: Path) -> dict[str, Any]:
-    """One cell on two sides: F1 of each, the share of differing test answers, the loss gaps."""
+    """One cell on two sides: F1 of each, the share of differing test answers, the loss gaps.
+
+    Raises ValueError when the two asked different test questions (not the same cell).
+    """
     pa, pb = (pd.read_parquet(run / store.PREDICTIONS) for run in (a, b))
     if not pa[["image", "question"]].equals(pb[["image", "question"]]):
-        raise SystemExit(f"{a} and {b} asked different test questions: not the same cell")
+        raise ValueError(f"{a} and {b} asked different test questions: not the same cell")
     differ = pd.Series(pa["pred"].to_numpy() != pb["pred"].to_numpy())
     la, lb = train_losses(a), train_losses(b)
     return {
@@ -76,10 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     a, b = finished_cells(args.runs_a), finished_cells(args.runs_b)
-    rows = [
-        {"cell": dict(zip(KEY, key, strict=True)), **agreement(a[key], b[key])}
-        for key in sorted(set(a) & set(b), key=str)
-    ]
+    try:
+        rows = [
+            {"cell": dict(zip(KEY, key, strict=True)), **agreement(a[key], b[key])}
+            for key in sorted(set(a) & set(b), key=str)
+        ]
+    except ValueError as e:  # two folders of different experiments: a user mistake
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not rows:
         print(f"no cell finished in both {args.runs_a} and {args.runs_b}")
         return 2

@@ -57,3 +57,14 @@ def test_no_common_cell_is_an_exit_2(tmp_path: Path, capsys) -> None:
     cell(tmp_path / "b", 2, [True, False], [1.0])
     assert bench.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 2
     assert "no cell finished in both" in capsys.readouterr().out
+
+
+def test_cells_that_asked_different_questions_are_an_exit_2(tmp_path: Path, capsys) -> None:
+    bench = load_benchmark()
+    a = cell(tmp_path / "a", 1, [True, False], [1.0])
+    cell(tmp_path / "b", 1, [True, False], [1.0])
+    preds = pd.read_parquet(a / "predictions.parquet")
+    preds.loc[0, "question"] = "another question"
+    preds.to_parquet(a / "predictions.parquet", index=False)
+    assert bench.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "asked different test questions" in capsys.readouterr().err
