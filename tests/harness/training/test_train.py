@@ -70,6 +70,18 @@ def test_logs_loss_decreases_and_validation(setup):
     assert [r["step"] for r in records if r["kind"] == "val"] == list(range(5, 25, 5))
 
 
+def test_val_every_beyond_the_last_step_skips_validation_and_changes_no_weight(setup):
+    """``val_every`` past the last step (the demo): no "val" record, the same projector as with one."""
+    with_val, without = [], []
+    a = fit(setup, log=with_val.append, epochs=1, val_every=0)  # once, after the last step
+    b = fit(setup, log=without.append, epochs=1, val_every=10_000)
+    assert [r["kind"] for r in with_val].count("val") == 1
+    assert all(r["kind"] != "val" for r in without)
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+
+
 def test_epoch_plans_and_schedule():
     sizes = [4] * 10
     plans = epoch_plans(sizes, Training(epochs=2.5, batch_size=8), seed=0)
