@@ -23,7 +23,7 @@ from harness.common.weights import weights_digest
 from harness.config import ExperimentConfig
 from harness.plugin.registry import default_registry
 from harness.runs import store
-from harness.runs.manifest import base_manifest, peak_memory_mb
+from harness.runs.manifest import base_manifest, code_commit, peak_memory_mb
 from harness.runs.store import RunDir, RunRecord
 
 
@@ -155,6 +155,7 @@ def _run_cell(cfg: ExperimentConfig, run: RunDir, console: Console) -> None:
     from harness.training.loop import check_format_steps, training_steps
 
     started = time.time()
+    code_commit()  # pinned before training imports and runs: the commit the manifest names
     run.write_config(cfg)
     task = create_plugin(cfg, "tasks")
     data = task.load()

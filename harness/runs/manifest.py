@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -57,6 +58,14 @@ def git_commit(cwd: Path | None = None) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return sha + ("-dirty" if dirty else "")
+
+
+@functools.cache
+def code_commit() -> str | None:
+    """:func:`git_commit` when this process first asks: the code it imported. A commit made while a long
+    run is under way is not the code that run executes, so manifests record this, not the checkout's HEAD
+    at the time they are written."""
+    return git_commit()
 
 
 def peak_memory_mb() -> float:
@@ -136,7 +145,7 @@ def compute_info() -> dict[str, Any]:
 def base_manifest() -> dict[str, Any]:
     return {
         "versions": package_versions(),
-        "git_commit": git_commit(),
+        "git_commit": code_commit(),
         "host": platform.node(),
         "platform": platform.platform(),
         "device": device_name(),

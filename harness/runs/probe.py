@@ -17,7 +17,7 @@ from harness.config import ExperimentConfig
 from harness.plugin.registry import default_registry
 from harness.runs import store
 from harness.runs.cell import create_plugin
-from harness.runs.manifest import base_manifest
+from harness.runs.manifest import base_manifest, code_commit
 from harness.runs.store import RunDir
 
 
@@ -63,6 +63,7 @@ def run_probe(cfg: ExperimentConfig, console: Console | None = None) -> Path:
     if run.done:
         return run.path
     run.reset()
+    code_commit()  # pinned before the probes run: the commit the manifest names
     task = create_plugin(cfg, "tasks")
     data = probe_data(cfg, task)
     backbone = create_plugin(cfg, "backbones")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.runs import manifest
 from harness.runs.manifest import compute_info, cpu_model, numerics_fingerprint
 
 
@@ -46,3 +47,16 @@ def _fingerprint_in_subprocess(**env: str) -> str:
 def test_fingerprint_differs_on_another_cpu_code_path() -> None:
     """Forcing torch's scalar kernels (a code path known to move the demo's cells) changes the digest."""
     assert _fingerprint_in_subprocess() != _fingerprint_in_subprocess(ATEN_CPU_CAPABILITY="default")
+
+
+def test_manifests_name_the_commit_the_process_started_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit made while a run is under way does not relabel the cells that run still executes."""
+    heads = iter(["aaa111", "bbb222"])
+    monkeypatch.setattr(manifest, "git_commit", lambda: next(heads))
+    manifest.code_commit.cache_clear()
+    try:
+        first = manifest.base_manifest()["git_commit"]
+        later = manifest.base_manifest()["git_commit"]  # HEAD has moved on to bbb222 meanwhile
+    finally:
+        manifest.code_commit.cache_clear()
+    assert first == later == "aaa111"
