@@ -37,9 +37,11 @@ demo: install
 	$(TB) assets fetch emoji
 	@mkdir -p results/demo
 	@# The probes run beside the cells on one thread at the lowest priority: they get the core the 7th
-	@# cell leaves idle (2 workers, 7 cells); their output is shown once both are done.
+	@# cell leaves idle (2 workers, 7 cells); their output is shown once both are done. The trap stops
+	@# them on Ctrl-C (a background job of a non-interactive shell ignores SIGINT).
 	@OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 $(TB) probe configs/demo.toml --set init=pretrained \
 		> results/demo/probe.log 2>&1 & probe=$$!; \
+	trap 'kill $$probe 2>/dev/null' INT TERM; \
 	$(TB) run configs/demo.toml --executor pool -E workers=2; run=$$?; \
 	wait $$probe; probed=$$?; cat results/demo/probe.log; \
 	test $$run -eq 0 && test $$probed -eq 0

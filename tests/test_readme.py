@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from harness.config import load_grid
 from harness.report.compact_table import END, START, board_rows, markdown_table
 from harness.report.numerics import fingerprints
 from tests.helpers.paths import REPO
@@ -30,7 +31,12 @@ def test_the_committed_leaderboard_is_a_whole_demo_run() -> None:
     assert len(conditions) == 4  # pretrained: original, within, across; random init: original
     assert {r["subset"] for r in rows} >= {"leaf", "unseen"}
     assert all(0 <= r["macro_f1"] <= 100 for r in rows)
-    assert data["provenance"]["n_runs"] == 8 and data["provenance"]["config_hash"]
+    cells = load_grid(REPO / "configs" / "demo.toml").cells()
+    assert data["provenance"]["n_runs"] == len(cells) and data["provenance"]["config_hash"]
+    assert {(r["n_seeds"], r["model"].endswith("(random init)")) for r in rows} == {
+        (len({c.seed for c in cells if c.init == init}), init == "random")
+        for init in ("pretrained", "random")
+    }
 
 
 def test_the_committed_leaderboard_records_its_runs_numerics_path() -> None:
