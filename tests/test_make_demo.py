@@ -1,0 +1,86 @@
+"""`make demo` runs the probes in the background beside the cells (one thread, nice 19): its recipe is run
+here with a stand-in for the taxobench CLI that records how each step was called."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.paths import REPO
+
+FAKE_CLI = """#!/usr/bin/env bash
+echo "$1 threads=${OMP_NUM_THREADS:-unset} nice=$(nice)" >> calls.log
+if [ "$1" = probe ]; then
+  echo $$ > probe.pid
+  [ -n "${PROBE_S:-}" ] && exec sleep "$PROBE_S"  # the probe's PID is the process a signal must end
+  exit "${PROBE_RC:-0}"
+fi
+[ "$1" = run ] && sleep "${RUN_S:-0}"
+exit 0
+"""
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("make") is None or shutil.which("nice") is None, reason="needs make and nice"
+)
+
+
+def _demo(tmp_path: Path, **env: str) -> subprocess.Popen[bytes]:
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    cli = tmp_path / "fake-taxobench"
+    cli.write_text(FAKE_CLI)
+    cli.chmod(0o755)
+
+    def own_group() -> None:  # a terminal's Ctrl-C reaches the whole process group, with SIGINT not ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.setsid()
+
+    return subprocess.Popen(
+        ["make", "-o", "install", "demo", f"TB={cli}"],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=own_group,
+    )
+
+
+def _calls(tmp_path: Path) -> dict[str, str]:
+    lines = (tmp_path / "calls.log").read_text().splitlines()
+    return {line.split()[0]: line for line in lines}
+
+
+def test_the_probes_run_on_one_thread_at_the_lowest_priority_and_the_report_follows(tmp_path: Path) -> None:
+    assert _demo(tmp_path).wait(timeout=60) == 0
+    calls = _calls(tmp_path)
+    assert calls["probe"].endswith("threads=1 nice=19")
+    assert "report" in calls and "compare" in calls
+
+
+def test_a_failed_probe_fails_make_demo_before_the_report(tmp_path: Path) -> None:
+    assert _demo(tmp_path, PROBE_RC="3").wait(timeout=60) != 0
+    calls = _calls(tmp_path)
+    assert "run" in calls and "report" not in calls
+
+
+def test_ctrl_c_stops_the_background_probes(tmp_path: Path) -> None:
+    make = _demo(tmp_path, PROBE_S="60", RUN_S="60")
+    pid_file = tmp_path / "probe.pid"
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or "run" not in (tmp_path / "calls.log").read_text():
+        assert time.monotonic() < deadline, "make demo did not start its steps"
+        time.sleep(0.1)
+    time.sleep(0.5)  # the recipe's trap is set right after the probe starts
+    os.killpg(make.pid, signal.SIGINT)
+    assert make.wait(timeout=30) != 0
+    probe = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(probe, 0)
+            time.sleep(0.1)
+    assert "report" not in _calls(tmp_path)
