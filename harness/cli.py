@@ -286,10 +286,23 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness.report.compare import compare_boards, same_numerics
+    from harness.report.compare import choose_reference, compare_boards, same_numerics
 
-    differences = compare_boards(Path(args.new), Path(args.reference))
-    console.print(same_numerics(Path(args.new), Path(args.reference))[1], highlight=False)
+    new, references = Path(args.new), [Path(r) for r in args.reference]
+    for reference in references:
+        compare_boards(new, reference)  # a UserError (exit 2) for an unreadable board, before any output
+    reference = choose_reference(new, references)
+    if reference != references[0]:
+        first = compare_boards(new, references[0])
+        over = sum(d.delta > args.tolerance for d in first)
+        console.print(
+            f"against {references[0]} (another numerics path): {over} of {len(first)} values differ by more "
+            f"than {args.tolerance:g}, largest {max((d.delta for d in first), default=0.0):.2f}; held to "
+            f"{reference}, made on the new board's path",
+            highlight=False,
+        )
+    differences = compare_boards(new, reference)
+    console.print(same_numerics(new, reference)[1], highlight=False)
     beyond = [d for d in differences if d.delta > args.tolerance]
     for d in differences[: max(len(beyond), 5)]:
         style = "red" if d.delta > args.tolerance else "dim"
@@ -435,7 +448,13 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("compare", help="check that a leaderboard.json reproduces a reference one")
     p.add_argument("new", help="the leaderboard.json of a rerun")
-    p.add_argument("reference", help="the leaderboard.json it should reproduce")
+    p.add_argument(
+        "reference",
+        nargs="+",
+        help="the leaderboard.json it should reproduce; given several (the published board, then boards of "
+        "the same runs on other machine types), the first made on the new board's numerics path, else the "
+        "first",
+    )
     p.add_argument("--tolerance", type=float, default=1.0, help="largest allowed difference, F1 points")
     p.set_defaults(func=cmd_compare)
 

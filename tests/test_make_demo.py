@@ -15,7 +15,7 @@ import pytest
 from tests.helpers.paths import REPO
 
 FAKE_CLI = """#!/usr/bin/env bash
-echo "$1 threads=${OMP_NUM_THREADS:-unset} nice=$(nice)" >> calls.log
+echo "$* threads=${OMP_NUM_THREADS:-unset} nice=$(nice)" >> calls.log
 if [ "$1" = probe ]; then
   echo $$ > probe.pid
   [ -n "${PROBE_S:-}" ] && exec sleep "$PROBE_S"  # the probe's PID is the process a signal must end
@@ -60,6 +60,21 @@ def test_the_probes_run_on_one_thread_at_the_lowest_priority_and_the_report_foll
     calls = _calls(tmp_path)
     assert calls["probe"].endswith("threads=1 nice=19")
     assert "report" in calls and "compare" in calls
+
+
+def test_the_rerun_is_compared_with_the_published_board_then_those_of_other_paths(tmp_path: Path) -> None:
+    by_path = tmp_path / "docs" / "demo" / "by-path" / "2ad9ed1f0e6fdb49"
+    by_path.mkdir(parents=True)
+    (by_path / "leaderboard.json").write_text("{}")
+    (by_path / "analysis.json").write_text("{}")  # not a board: not compared
+    assert _demo(tmp_path).wait(timeout=60) == 0
+    words = _calls(tmp_path)["compare"].split()
+    assert words[1:5] == [
+        "results/demo/leaderboard.json",
+        "docs/demo/leaderboard.json",
+        "docs/demo/by-path/2ad9ed1f0e6fdb49/leaderboard.json",
+        "--tolerance",
+    ]
 
 
 def test_a_failed_probe_fails_make_demo_before_the_report(tmp_path: Path) -> None:

@@ -47,3 +47,19 @@ def test_the_committed_leaderboard_records_its_runs_numerics_path() -> None:
     assert found, "the published board records no numerics fingerprint for some run"
     runs = data["provenance"]["runs_compute"]
     assert sum(r["runs"] for r in runs) == data["provenance"]["n_runs"]
+
+
+BY_PATH = sorted((REPO / "docs" / "demo" / "by-path").glob("*/leaderboard.json"))
+
+
+@pytest.mark.parametrize("board", BY_PATH, ids=[p.parent.name for p in BY_PATH])
+def test_a_board_of_another_path_is_the_published_configuration_on_the_path_it_is_named_for(board) -> None:
+    """``make demo`` holds a rerun to the board made on its own numerics path: that board must come from the
+    published board's configuration (else a changed demo would be held to a stale board) and from runs on
+    that path alone."""
+    data, published = json.loads(board.read_text()), json.loads(BOARD.read_text())
+    assert data["provenance"]["config_hash"] == published["provenance"]["config_hash"]
+    assert fingerprints(data) == {board.parent.name}
+    keys = ("model", "condition", "subset")
+    rows, published_rows = ({tuple(r[k] for k in keys) for r in b["rows"]} for b in (data, published))
+    assert rows == published_rows

@@ -73,3 +73,39 @@ def test_board_and_compare_state_the_runs_numerics(tmp_path: Path) -> None:
     other.write_text(json.dumps(data))
     unknown = run_cli("compare", str(path), str(other))
     assert "numerics path: unknown (the reference records no fingerprint" in " ".join(unknown.stdout.split())
+
+
+def _board(tmp_path: Path, name: str, rows: list[dict], fingerprint: str) -> Path:
+    path = tmp_path / f"{name}.json"
+    runs_compute = [{"numerics_fingerprint": fingerprint, "runs": len(rows)}]
+    path.write_text(json.dumps({"provenance": {"runs_compute": runs_compute}, "rows": rows}))
+    return path
+
+
+def test_compare_holds_a_board_to_the_reference_made_on_its_own_path(tmp_path: Path) -> None:
+    rows = [
+        {"model": "m", "condition": c, "subset": s, "macro_f1": f, "majority_f1": 40.0}
+        for c, s, f in (("original", "leaf", 82.0), ("original", "unseen", 70.0))
+    ]
+    moved = [{**r, "macro_f1": r["macro_f1"] - 3.0} for r in rows]  # another machine type's rounding
+    published = _board(tmp_path, "published", rows, "beef")
+    elsewhere = _board(tmp_path, "elsewhere", moved, "cafe")
+
+    rerun_there = _board(tmp_path, "rerun-there", moved, "cafe")
+    held = run_cli("compare", str(rerun_there), str(published), str(elsewhere))
+    text = " ".join(held.stdout.split())
+    assert held.returncode == 0, text
+    assert f"against {published} (another numerics path): 2 of 4 values differ by more than 1" in text
+    assert f"held to {elsewhere}" in text and "numerics path: the same (cafe)" in text
+    # only the published board: the same rerun misses it by the path's 3 points
+    assert run_cli("compare", str(rerun_there), str(published)).returncode == 1
+
+    # on a third path no reference shares the path: the first (published) one is the reference
+    third = _board(tmp_path, "third", moved, "d00d")
+    fallback = run_cli("compare", str(third), str(published), str(elsewhere))
+    text = " ".join(fallback.stdout.split())
+    assert fallback.returncode == 1 and "numerics path: different (d00d vs beef)" in text, text
+    assert "held to" not in text
+
+    missing = run_cli("compare", str(third), str(published), str(tmp_path / "absent.json"))
+    assert missing.returncode == 2 and "cannot read leaderboard" in missing.stderr + missing.stdout
