@@ -115,10 +115,21 @@ def numerics_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+# Environment variables that choose CPU kernels (torch's own, oneDNN's, MKL's): a run made with one set
+# took another numerics path than the machine's default.
+KERNEL_ENV = (
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_CBWR",
+)
+
+
 def compute_info() -> dict[str, Any]:
-    """What torch computes with here: CPU model, kernel capability (``ATEN_CPU_CAPABILITY`` can lower it),
-    threads, native bf16, :func:`numerics_fingerprint`, and the CUDA device and its compute capability where
-    there is one."""
+    """What torch computes with here: CPU model, kernel capability (``ATEN_CPU_CAPABILITY`` can lower it;
+    it and the other :data:`KERNEL_ENV` variables are recorded as set), threads, native bf16,
+    :func:`numerics_fingerprint`, and the CUDA device and its compute capability where there is one."""
     info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model()}
     try:
         import torch
@@ -130,7 +141,7 @@ def compute_info() -> dict[str, Any]:
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "cpu_bf16": cpu_bf16_supported(),
-        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+        **{name: os.environ.get(name) for name in KERNEL_ENV},
         "numerics_fingerprint": numerics_fingerprint(),
     }
     if torch.cuda.is_available():

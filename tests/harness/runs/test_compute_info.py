@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,6 +48,17 @@ def _fingerprint_in_subprocess(**env: str) -> str:
 def test_fingerprint_differs_on_another_cpu_code_path() -> None:
     """Forcing torch's scalar kernels (a code path known to move the demo's cells) changes the digest."""
     assert _fingerprint_in_subprocess() != _fingerprint_in_subprocess(ATEN_CPU_CAPABILITY="default")
+
+
+def test_the_variables_that_choose_kernels_are_recorded() -> None:
+    """A run made with oneDNN held below the machine's best ISA (e.g. no AMX) says so in its manifest."""
+    code = "import json; from harness.runs.manifest import compute_info as c; print(json.dumps(c()))"
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "COMPATIBLE"}
+    env.pop("ATEN_CPU_CAPABILITY", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    assert info["ONEDNN_MAX_CPU_ISA"] == "AVX2" and info["MKL_CBWR"] == "COMPATIBLE"
+    assert info["ATEN_CPU_CAPABILITY"] is None and set(manifest.KERNEL_ENV) <= set(info)
 
 
 def test_manifests_name_the_commit_the_process_started_with(monkeypatch: pytest.MonkeyPatch) -> None:
