@@ -8,7 +8,7 @@ TB := $(VENV)/bin/taxobench
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo demo-publish spatial-demo lint clean-venv
+.PHONY: install test demo demo-publish demo-publish-path spatial-demo lint clean-venv
 
 install: $(STAMP)
 
@@ -58,6 +58,18 @@ demo-publish:
 	cp results/demo/plots/training_curves.png docs/demo/training_curves.png
 	$(TB) table docs/demo/leaderboard.json --into README.md
 	$(TB) table docs/demo/leaderboard.json --into docs/demo.md
+
+# After a demo run on a numerics path the published board was not made on (a fresh clone, the demo's
+# configuration): its board becomes that path's reference in docs/demo/by-path/<fingerprint>/ (commit it).
+demo-publish-path:
+	@test -f results/demo/leaderboard.json || { echo "no results/demo/leaderboard.json: run make demo first" >&2; exit 2; }
+	@fp=$$($(PY) -c "import json, sys; from harness.report.numerics import fingerprints; \
+		found = fingerprints(json.load(open('results/demo/leaderboard.json'))) or set(); \
+		sys.exit('results/demo/leaderboard.json: its runs do not share one numerics fingerprint') \
+		if len(found) != 1 else print(*found)") && \
+	mkdir -p docs/demo/by-path/$$fp && \
+	cp results/demo/leaderboard.json results/demo/analysis.json docs/demo/by-path/$$fp/ && \
+	echo "docs/demo/by-path/$$fp: board and statistics of this path (add a line to docs/demo/by-path/README.md)"
 
 spatial-demo: install
 	$(TB) assets fetch spatial

@@ -1,12 +1,16 @@
-"""`make demo` runs the probes in the background beside the cells (one thread, nice 19): its recipe is run
-here with a stand-in for the taxobench CLI that records how each step was called."""
+"""`make demo` runs the probes in the background beside the cells (one thread, nice 19) and compares its
+board with the published one and those of other numerics paths: its recipe is run here with a stand-in for
+the taxobench CLI that records how each step was called. `make demo-publish-path` files a board under its
+path."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -99,3 +103,38 @@ def test_ctrl_c_stops_the_background_probes(tmp_path: Path) -> None:
             os.kill(probe, 0)
             time.sleep(0.1)
     assert "report" not in _calls(tmp_path)
+
+
+def _publish_path(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    return subprocess.run(
+        ["make", "-o", "install", "demo-publish-path", f"PY={sys.executable}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _board(tmp_path: Path, *prints: str) -> None:
+    results = tmp_path / "results" / "demo"
+    results.mkdir(parents=True, exist_ok=True)
+    runs = [{"numerics_fingerprint": p, "runs": 1} for p in prints]
+    (results / "leaderboard.json").write_text(json.dumps({"provenance": {"runs_compute": runs}, "rows": []}))
+    (results / "analysis.json").write_text("{}")
+
+
+def test_a_board_is_published_for_its_own_numerics_path(tmp_path: Path) -> None:
+    missing = _publish_path(tmp_path)
+    assert missing.returncode != 0 and "run make demo first" in missing.stderr
+    _board(tmp_path, "f00d", "beef")  # runs on two paths: no one path to file it under
+    mixed = _publish_path(tmp_path)
+    assert mixed.returncode != 0 and "do not share one numerics fingerprint" in mixed.stderr
+    assert not (tmp_path / "docs").exists()
+    _board(tmp_path, "f00d", "f00d")
+    done = _publish_path(tmp_path)
+    assert done.returncode == 0, done.stderr
+    published = tmp_path / "docs" / "demo" / "by-path" / "f00d"
+    assert sorted(p.name for p in published.iterdir()) == ["analysis.json", "leaderboard.json"]
+    board = tmp_path / "results" / "demo" / "leaderboard.json"
+    assert published.joinpath("leaderboard.json").read_text() == board.read_text()
