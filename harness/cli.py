@@ -289,11 +289,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.report.compare import choose_reference, compare_boards, same_numerics
 
     new, references = Path(args.new), [Path(r) for r in args.reference]
-    for reference in references:
-        compare_boards(new, reference)  # a UserError (exit 2) for an unreadable board, before any output
+    # every board read before any output: an unreadable one is a UserError (exit 2)
+    by_reference = {reference: compare_boards(new, reference) for reference in references}
     reference = choose_reference(new, references)
     if reference != references[0]:
-        first = compare_boards(new, references[0])
+        first = by_reference[references[0]]
         over = sum(d.delta > args.tolerance for d in first)
         console.print(
             f"against {references[0]} (another numerics path): {over} of {len(first)} values differ by more "
@@ -301,7 +301,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{reference}, made on the new board's path",
             highlight=False,
         )
-    differences = compare_boards(new, reference)
+    differences = by_reference[reference]
     console.print(same_numerics(new, reference)[1], highlight=False)
     beyond = [d for d in differences if d.delta > args.tolerance]
     for d in differences[: max(len(beyond), 5)]:
