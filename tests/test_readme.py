@@ -10,6 +10,7 @@ import pytest
 
 from harness.config import load_grid
 from harness.report.compact_table import END, START, board_rows, markdown_table
+from harness.report.compare import KEY
 from harness.report.numerics import fingerprints
 from tests.helpers.paths import REPO
 
@@ -60,6 +61,5 @@ def test_a_board_of_another_path_is_the_published_configuration_on_the_path_it_i
     data, published = json.loads(board.read_text()), json.loads(BOARD.read_text())
     assert data["provenance"]["config_hash"] == published["provenance"]["config_hash"]
     assert fingerprints(data) == {board.parent.name}
-    keys = ("model", "condition", "subset")
-    rows, published_rows = ({tuple(r[k] for k in keys) for r in b["rows"]} for b in (data, published))
+    rows, published_rows = ({tuple(r[k] for k in KEY) for r in b["rows"]} for b in (data, published))
     assert rows == published_rows
